@@ -1,0 +1,83 @@
+# deal: top-level build.
+#   make            lib/ as build/libdeal.a, every tool into bin/
+#   make test       the test suite (tests/run.sh)
+#   make CUDA=0     no CUDA part even where nvcc is found
+#   make clean
+# Sources are found by their place in the tree: lib/**/*.c|*.cc|*.cu go into
+# the library, tools/<name>/*.c become bin/<name>, tests/unit/test_*.c become
+# build/tests/test_*.
+
+CC      ?= cc
+CXX     ?= c++
+CFLAGS  ?= -O2 -g
+CXXFLAGS ?= -O2 -g
+WARN     = -Wall -Wextra
+CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP
+LDLIBS  += -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
+           -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
+
+# CUDA: built whenever nvcc is found, unless CUDA=0.
+NVCC := $(shell command -v nvcc 2>/dev/null)
+ifeq ($(CUDA),0)
+  NVCC :=
+endif
+ifneq ($(NVCC),)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+  NVCCFLAGS ?= -O2 -g
+  CPPFLAGS  += -DDEAL_CUDA=1
+  LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+  CU_SRC    := $(shell find lib -name '*.cu')
+endif
+
+BUILD := build
+C_SRC   := $(shell find lib -name '*.c')
+CXX_SRC := $(shell find lib -name '*.cc')
+LIB_OBJ := $(C_SRC:%.c=$(BUILD)/%.o) $(CXX_SRC:%.cc=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
+LIB     := $(BUILD)/libdeal.a
+
+TOOLS      := $(notdir $(wildcard tools/*))
+TOOL_BINS  := $(TOOLS:%=bin/%)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+ifeq ($(NVCC),)
+  UNIT_SRC := $(filter-out tests/unit/test_cuda%.c,$(UNIT_SRC))
+endif
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test clean
+all: $(TOOL_BINS) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(WARN) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -Ilib $(NVCCFLAGS) -Xcompiler -Wall,-Wextra -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# One tool per folder: tools/deal-prep/*.c -> bin/deal-prep.
+define tool_rule
+bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(LIB)
+	@mkdir -p bin
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+test: all
+	tests/run.sh
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
