@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int test_failures_in_current, test_skipped_current;
 static int tests_passed, tests_failed, tests_skipped;
@@ -71,6 +73,37 @@ static inline const char *test_shared_dir(void) {
             fprintf(stderr, "ok   %s\n", #fn);                                   \
         }                                                                        \
     } while (0)
+
+// Runs fn(arg) in a child process (for code that dies on bad input) and
+// returns 1 if the child exited non-zero and its stderr contains needle.
+static inline int dies_with(void (*fn)(void *), void *arg, const char *needle) {
+    int fds[2];
+    if (pipe(fds) != 0) return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    char err[4096];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof err - 1 && (got = read(fds[0], err + n, sizeof err - 1 - n)) > 0) n += (size_t)got;
+    err[n] = '\0';
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    int failed = WIFEXITED(status) && WEXITSTATUS(status) != 0;
+    if (!failed || !strstr(err, needle)) {
+        fprintf(stderr, "  dies_with: exit %d, stderr \"%s\", wanted a failure mentioning \"%s\"\n",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1, err, needle);
+        return 0;
+    }
+    return 1;
+}
 
 // Prints the counts in the form tests/run.sh collects and returns the exit code.
 static inline int test_summary(void) {

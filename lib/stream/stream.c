@@ -82,7 +82,7 @@ static int next_map(stream_reader *r, msgpack_unpacked *into) {
         if (rc == MSGPACK_UNPACK_PARSE_ERROR) stream_die(r, "malformed msgpack data (garbage bytes?)");
         if (rc == MSGPACK_UNPACK_NOMEM_ERROR) stream_die(r, "malformed msgpack data (claims an impossible size)");
         // MSGPACK_UNPACK_CONTINUE: need more bytes.
-        size_t pending = r->unpacker.used - r->unpacker.off;  // bytes of the record in progress
+        size_t pending = msgpack_unpacker_message_size(&r->unpacker);  // bytes of the record in progress
         if (pending > MAX_RECORD_BYTES)
             stream_die(r, "record larger than %zu bytes (garbage?)", MAX_RECORD_BYTES);
         if (r->eof) {

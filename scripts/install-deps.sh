@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every system package that deal's build and tests need, on Debian 12
+# (bookworm) or a derivative. Run once on a fresh machine (as root or with sudo).
+# The CUDA part of the build needs the CUDA toolkit (nvcc, cuBLAS); it is built
+# only where nvcc is found and is not installed here.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config   # C/C++ compilers, make
+    libmsgpack-dev               # streams between tools
+    libzstd-dev                  # compressed streams
+    libjansson-dev               # JSON
+    libpcre2-dev                 # byte-level BPE pre-tokenizer regex
+    libsentencepiece-dev         # SentencePiece tokenizers (T5), training too
+    libstemmer-dev               # Porter stemming for ROUGE-1
+    libopenblas-dev              # CPU BLAS
+    python3                      # test helpers (JSON and XML checks)
+)
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+echo "install-deps: done"
