@@ -10,10 +10,11 @@
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
+CFLAGS  += -fopenmp
 CXXFLAGS ?= -O2 -g
 WARN     = -Wall -Wextra
 CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP
-LDLIBS  += -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
+LDLIBS  += -lopenblas -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
            -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
 
 # CUDA: built whenever nvcc is found, unless CUDA=0.

@@ -40,7 +40,10 @@ char *tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool sk
 
 // Trains a SentencePiece unigram model of vocab_size pieces from the given
 // texts and writes it to out_path atomically. T5 conventions for the special
-// ids: pad 0, eos 1, unk 2, no bos.
+// ids: pad 0, eos 1, unk 2, no bos. Characters the texts lack are spelled as
+// their UTF-8 bytes (byte fallback: 256 of the pieces), so any text decodes
+// back exactly. Dies with a clear message if vocab_size is too small for the
+// texts' characters plus the bytes, or too large for what the texts hold.
 void tokenizer_train_sentencepiece(char *const *texts, size_t n_texts, int vocab_size,
                                    const char *out_path);
 
