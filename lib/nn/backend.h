@@ -1,0 +1,108 @@
+// backend.h: the operations the models are built from, one family at a time
+// (as in llm.c's llmc/), behind a table of function pointers so that a CUDA
+// backend can slot in beside the CPU one. Every tensor is float32, row-major,
+// in the backend's memory. The models never touch tensor data directly in hot
+// paths; they call these.
+//
+// Shapes use: N rows (tokens), B batch, T sequence length, H query heads,
+// KVH key/value heads (H % KVH == 0: grouped-query attention), hs head size,
+// C channels, V vocabulary. A "[B,T,H,hs]" tensor is the output of a linear
+// layer with H*hs outputs over B*T tokens, so no transposes are needed.
+//
+// Integer arrays (ids, targets, positions, kv_start/kv_end) are host memory:
+// they are small, and a device backend copies them over itself.
+//
+// Backward functions ACCUMULATE (+=) into their gradient outputs, so that
+// residual branches and shared weights (tied embeddings) need no extra adds;
+// a NULL gradient output is skipped (e.g. frozen weights under LoRA).
+#ifndef DEAL_BACKEND_H
+#define DEAL_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1 } device_kind;
+
+typedef struct backend {
+    const char *name;
+    device_kind device;
+
+    // ---- memory (device buffers of floats) ----
+    float *(*alloc)(size_t n);  // zero-filled
+    void (*release)(float *p);
+    void (*zero)(float *p, size_t n);
+    void (*upload)(float *dst, const float *host, size_t n);
+    void (*download)(float *host, const float *src, size_t n);
+
+    // ---- linear layers ----
+    // out[N,OC] = beta * out + alpha * inp[N,IC] @ w[OC,IC]^T   (w as a HF nn.Linear weight)
+    void (*matmul)(float *out, const float *inp, const float *w, int N, int IC, int OC, float alpha, float beta);
+    // dinp[N,IC] += alpha * dout[N,OC] @ w;  dw[OC,IC] += alpha * dout^T @ inp.
+    void (*matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                            int IC, int OC, float alpha);
+
+    // ---- normalisation: RMSNorm / T5LayerNorm, y = x / sqrt(mean(x^2) + eps) * weight ----
+    // rstd[N] is saved for the backward pass.
+    void (*rmsnorm)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                             const float *rstd, int N, int C);
+
+    // ---- attention ----
+    // q [B,Tq,H,hs]; k, v [B,Tk,KVH,hs]; out [B,Tq,H,hs]; probs [B,H,Tq,Tk] (saved
+    // softmax, for the backward pass). scores = scale * q.k (+ bias[h,i,j] if bias,
+    // bias [H,Tq,Tk] shared over the batch). Masks: key j of batch b is visible only
+    // if kv_start[b] <= j < kv_end[b] (NULL arrays: all keys) and, if causal,
+    // j <= i + (Tk - Tq) (query i sits at absolute position i + Tk - Tq, as with a
+    // KV cache). A query that sees no key gets zero output.
+    void (*attention)(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
+                      const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
+                      int KVH, int hs);
+    // Gradients into dq, dk, dv (any may be NULL) and dbias [H,Tq,Tk] (NULL: skip).
+    void (*attention_backward)(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
+                               const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk,
+                               int H, int KVH, int hs);
+
+    // ---- activations (elementwise over n values) ----
+    // act: 0 relu, 1 gelu (tanh approximation, HF "gelu_new"/"gelu_pytorch_tanh"), 2 silu.
+    void (*activation)(float *out, const float *inp, size_t n, int act);
+    void (*activation_backward)(float *dinp, const float *dout, const float *inp, size_t n, int act);
+    // Gated: out = act(gate) * up (T5 v1.1 gated-GELU, LLaMA SwiGLU).
+    void (*gated)(float *out, const float *gate, const float *up, size_t n, int act);
+    void (*gated_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                           int act);
+
+    // ---- rotary position embedding (HF rotate_half layout: pairs (i, i + hs/2)) ----
+    // Rotates x [B,T,H,hs] in place; the position of token (b,t) is pos[b*T+t];
+    // cos/sin are tables [max_pos, hs/2]. The backward pass is rope with sign = -1
+    // (the rotation's inverse applied to the gradient).
+    void (*rope)(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign);
+
+    // ---- embeddings ----
+    // out[N,C] = scale * table[ids[n]]; backward: dtable[ids[n]] += scale * dout[n].
+    void (*embedding)(float *out, const int32_t *ids, const float *table, int N, int C, float scale);
+    void (*embedding_backward)(float *dtable, const float *dout, const int32_t *ids, int N, int C, float scale);
+
+    // ---- loss: softmax cross-entropy over logits [N,V] ----
+    // Rows with target < 0 are ignored. Returns the SUM of -log p(target) over
+    // the other rows; if dlogits is not NULL, writes (not accumulates)
+    // dlogits = grad_scale * (softmax - onehot) for counted rows and 0 elsewhere.
+    double (*cross_entropy)(float *dlogits, const float *logits, const int32_t *targets, int N, int V,
+                            float grad_scale);
+    // argmax over each row of logits [N,V] (greedy decoding).
+    void (*argmax)(int32_t *out, const float *logits, int N, int V);
+
+    // ---- elementwise ----
+    void (*add)(float *out, const float *a, const float *b, size_t n);  // out = a + b (out may alias)
+    void (*scale)(float *x, float s, size_t n);  // x *= s
+    // out = a * b; dropout is x * mask with mask values 0 or 1/(1-p).
+    void (*mul)(float *out, const float *a, const float *b, size_t n);
+    void (*copy)(float *dst, const float *src, size_t n);  // device to device, no overlap
+} backend;
+
+// The CPU backend: BLAS for the matrix products, OpenMP across rows and heads.
+const backend *backend_cpu(void);
+// The plain reference CPU backend: straightforward loops, no BLAS, for testing
+// the fast paths against.
+const backend *backend_cpu_reference(void);
+
+#endif

@@ -1,0 +1,81 @@
+// cpu.h: private to lib/nn/cpu: the kernels that backend_cpu.c assembles into
+// the two CPU backend tables. cpu_* are the fast kernels (BLAS, OpenMP),
+// ref_* the plain reference loops (no BLAS, no OpenMP, double accumulation);
+// a kernel that would be the same code in both has one name and serves both.
+// Shapes and semantics are those documented in nn/backend.h.
+#ifndef DEAL_NN_CPU_H
+#define DEAL_NN_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Below this many scalar operations a loop is not worth an OpenMP team.
+#define CPU_PAR_MIN 16384
+
+// memory.c (shared)
+float *cpu_alloc(size_t n);
+void cpu_release(float *p);
+void cpu_zero(float *p, size_t n);
+void cpu_copy(float *dst, const float *src, size_t n);
+
+// matmul.c
+void cpu_matmul(float *out, const float *inp, const float *w, int N, int IC, int OC, float alpha, float beta);
+void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
+                         int OC, float alpha);
+void ref_matmul(float *out, const float *inp, const float *w, int N, int IC, int OC, float alpha, float beta);
+void ref_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
+                         int OC, float alpha);
+
+// norm.c
+void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+void cpu_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                          const float *rstd, int N, int C);
+void ref_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+void ref_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                          const float *rstd, int N, int C);
+
+// attention.c
+void cpu_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
+                   const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
+                   int KVH, int hs);
+void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
+                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
+                            int KVH, int hs);
+void ref_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
+                   const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
+                   int KVH, int hs);
+void ref_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
+                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
+                            int KVH, int hs);
+
+// activation.c
+void cpu_activation(float *out, const float *inp, size_t n, int act);
+void cpu_activation_backward(float *dinp, const float *dout, const float *inp, size_t n, int act);
+void cpu_gated(float *out, const float *gate, const float *up, size_t n, int act);
+void cpu_gated_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                        int act);
+void ref_activation(float *out, const float *inp, size_t n, int act);
+void ref_activation_backward(float *dinp, const float *dout, const float *inp, size_t n, int act);
+void ref_gated(float *out, const float *gate, const float *up, size_t n, int act);
+void ref_gated_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                        int act);
+
+// rope.c
+void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign);
+void ref_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign);
+
+// embedding.c (shared)
+void cpu_embedding(float *out, const int32_t *ids, const float *table, int N, int C, float scale);
+void cpu_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int N, int C, float scale);
+
+// loss.c
+double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale);
+double ref_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale);
+void cpu_argmax(int32_t *out, const float *logits, int N, int V);  // shared
+
+// elementwise.c (shared)
+void cpu_add(float *out, const float *a, const float *b, size_t n);
+void cpu_scale(float *x, float s, size_t n);
+void cpu_mul(float *out, const float *a, const float *b, size_t n);
+
+#endif

@@ -1,0 +1,66 @@
+// loss.c: softmax cross-entropy over logits [N,V] with targets [N], and argmax.
+//   Row n with targets[n] >= 0: loss_n = logsumexp(logits[n]) - logits[n,target]
+//   (in double, after subtracting the row max, so huge logits stay finite);
+//   dlogits[n] = grad_scale * (softmax(logits[n]) - onehot(target)), written.
+//   Rows with targets[n] < 0 are ignored: loss 0, dlogits 0.
+// Returns the sum of the row losses. The fast kernel runs rows in parallel.
+#include <math.h>
+
+#include "base/util.h"
+#include "nn/cpu/cpu.h"
+
+static double cross_entropy_row(float *dl, const float *x, int32_t target, int V, float grad_scale) {
+    if (target < 0) {
+        if (dl)
+            for (int j = 0; j < V; j++) dl[j] = 0.0f;
+        return 0.0;
+    }
+    float max = -INFINITY;
+    for (int j = 0; j < V; j++)
+        if (x[j] > max) max = x[j];
+    double sum = 0.0;
+    for (int j = 0; j < V; j++) sum += exp((double)x[j] - max);
+    double lse = max + log(sum);
+    if (dl) {
+        for (int j = 0; j < V; j++) dl[j] = (float)(grad_scale * exp((double)x[j] - lse));
+        dl[target] -= grad_scale;
+    }
+    return lse - x[target];
+}
+
+// Targets >= V are the caller's bug; checked before any parallel loop.
+static void check_targets(const int32_t *targets, int N, int V) {
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= V)
+            die_internal("cross_entropy: target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
+}
+
+double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale) {
+    check_targets(targets, N, V);
+    double total = 0.0;
+#pragma omp parallel for reduction(+ : total) if ((size_t)N * V >= CPU_PAR_MIN)
+    for (int n = 0; n < N; n++)
+        total += cross_entropy_row(dlogits ? dlogits + (size_t)n * V : NULL, logits + (size_t)n * V, targets[n], V,
+                                   grad_scale);
+    return total;
+}
+
+double ref_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale) {
+    check_targets(targets, N, V);
+    double total = 0.0;
+    for (int n = 0; n < N; n++)
+        total += cross_entropy_row(dlogits ? dlogits + (size_t)n * V : NULL, logits + (size_t)n * V, targets[n], V,
+                                   grad_scale);
+    return total;
+}
+
+// out[n] = the first index of the largest logit of row n (shared by both backends).
+void cpu_argmax(int32_t *out, const float *logits, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (x[j] > x[best]) best = j;
+        out[n] = best;
+    }
+}
