@@ -43,10 +43,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+void remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
 static void cleanup_all(void) {
     for (int i = 0; i < MAX_CLEANUP; i++)
         if (cleanup_paths[i]) {
-            nftw(cleanup_paths[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            remove_tree(cleanup_paths[i]);
             free(cleanup_paths[i]);
             cleanup_paths[i] = NULL;
         }
@@ -184,6 +186,27 @@ void atomic_commit(atomic_file *f) {
     }
     free(f->path);
     *f = (atomic_file){0};
+}
+
+char *dir_begin(const char *path) {
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    remove_tree(tmp);
+    if (mkdir(tmp, 0777) != 0) die("%s: cannot create: %s", tmp, strerror(errno));
+    cleanup_register(tmp);
+    return tmp;
+}
+
+void dir_commit(char *tmp, const char *path) {
+    // rename() cannot replace a non-empty folder: move the old one aside first.
+    char *old = xasprintf("%s.old.%ld", path, (long)getpid());
+    struct stat st;
+    int had_old = stat(path, &st) == 0;
+    if (had_old && rename(path, old) != 0) die("%s: cannot replace: %s", path, strerror(errno));
+    if (rename(tmp, path) != 0) die("%s: cannot rename into place: %s", path, strerror(errno));
+    cleanup_unregister(tmp);
+    if (had_old) remove_tree(old);
+    free(old);
+    free(tmp);
 }
 
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {

@@ -44,6 +44,13 @@ typedef struct {
 } atomic_file;
 atomic_file atomic_open(const char *path);
 void atomic_commit(atomic_file *f);
+// Atomic folders: dir_begin makes "<path>.tmp.<pid>" (registered for removal
+// on die) and returns its name; dir_commit renames it onto path, replacing any
+// folder there, and frees the name.
+char *dir_begin(const char *path);
+void dir_commit(char *tmp, const char *path);
+// Removes a file or a folder tree; no error if it does not exist.
+void remove_tree(const char *path);
 // Register/unregister an extra path (a file or a directory tree) to delete on die().
 void cleanup_register(const char *path);
 void cleanup_unregister(const char *path);

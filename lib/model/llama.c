@@ -1,0 +1,298 @@
+// llama.c: the LLaMA family (decoder-only): RMSNorm, rotary position
+// embeddings (with the llama3 frequency rule), grouped-query attention,
+// SwiGLU, tied or untied embeddings.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "model/blocks.h"
+#include "model/head.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+typedef struct {
+    attn_block attn;
+    ffn_block ffn;
+} llama_layer;
+
+typedef struct {
+    float *embed;  // [V, C]
+    llama_layer *layers;
+    lm_head head;  // model.norm + lm_head (the embedding when tied)
+    float *rope_cos, *rope_sin;  // [rope_len, head_dim/2]
+    int rope_len;
+} llama;
+
+// ---- rotary embeddings -------------------------------------------------------
+
+// The inverse frequency of rotary pair i, as HF computes it in float32,
+// with Llama-3.1's rule: long wavelengths slowed by `factor`, short ones kept,
+// a smooth blend between.
+static float inv_freq(const model_config *c, int i) {
+    float f = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->head_dim);
+    if (!c->rope_llama3) return f;
+    float old_len = (float)c->rope_original_max_position;
+    float low_wavelen = old_len / c->rope_low_freq_factor, high_wavelen = old_len / c->rope_high_freq_factor;
+    float wavelen = 2.0f * (float)M_PI / f;
+    if (wavelen < high_wavelen) return f;
+    if (wavelen > low_wavelen) return f / c->rope_factor;
+    float smooth = (old_len / wavelen - c->rope_low_freq_factor) / (c->rope_high_freq_factor - c->rope_low_freq_factor);
+    return (1.0f - smooth) * f / c->rope_factor + smooth * f;
+}
+
+// Makes the cos/sin tables cover positions 0..n-1.
+static void ensure_rope(model *m, llama *t, int n) {
+    const model_config *c = &m->cfg;
+    if (n <= t->rope_len) return;
+    if (n > c->max_position_embeddings)
+        die("a sequence of %d tokens is longer than the model's max_position_embeddings (%d)", n, c->max_position_embeddings);
+    int len = n > 2 * t->rope_len ? n : 2 * t->rope_len;
+    if (len > c->max_position_embeddings) len = c->max_position_embeddings;
+    int half = c->head_dim / 2;
+    size_t size = (size_t)len * half;
+    float *cs = xmalloc(size * sizeof *cs), *sn = xmalloc(size * sizeof *sn);
+    for (int i = 0; i < half; i++) {
+        float f = inv_freq(c, i);
+        for (int p = 0; p < len; p++) {
+            float angle = (float)p * f;
+            cs[(size_t)p * half + i] = cosf(angle);
+            sn[(size_t)p * half + i] = sinf(angle);
+        }
+    }
+    if (t->rope_cos) m->be->release(t->rope_cos), m->be->release(t->rope_sin);
+    t->rope_cos = m->be->alloc(size);
+    t->rope_sin = m->be->alloc(size);
+    m->be->upload(t->rope_cos, cs, size);
+    m->be->upload(t->rope_sin, sn, size);
+    t->rope_len = len;
+    free(cs);
+    free(sn);
+}
+
+// ---- loading ------------------------------------------------------------------------
+
+static void llama_load(model *m, const char *dir) {
+    const model_config *c = &m->cfg;
+    llama *t = xcalloc(1, sizeof *t);
+    m->impl = t;
+    safetensors *st = st_open_dir(dir);
+    int C = c->d_model, V = c->vocab_size, q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    t->embed = model_load_param(m, st, "model.embed_tokens.weight", V, C);
+    t->layers = xcalloc((size_t)c->n_layers, sizeof *t->layers);
+    for (int l = 0; l < c->n_layers; l++) {
+        attn_block *a = &t->layers[l].attn;
+        ffn_block *f = &t->layers[l].ffn;
+        char *name = xasprintf("model.layers.%d.input_layernorm.weight", l);
+        a->norm = model_load_param(m, st, name, C, 0);
+        free(name);
+        static const char *proj[] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+        linear *lin[] = {&a->q, &a->k, &a->v, &a->o};
+        int outs[] = {q, kv, kv, C}, ins[] = {C, C, C, q};
+        for (int i = 0; i < 4; i++) {
+            name = xasprintf("model.layers.%d.self_attn.%s", l, proj[i]);
+            model_load_linear(m, st, lin[i], name, ins[i], outs[i]);
+            free(name);
+        }
+        a->n_heads = c->n_heads;
+        a->n_kv_heads = c->n_kv_heads;
+        a->head_dim = c->head_dim;
+        a->scale = 1.0f / sqrtf((float)c->head_dim);
+        a->eps = c->norm_eps;
+
+        name = xasprintf("model.layers.%d.post_attention_layernorm.weight", l);
+        f->norm = model_load_param(m, st, name, C, 0);
+        free(name);
+        static const char *mlp[] = {"gate_proj", "up_proj", "down_proj"};
+        linear *mlin[] = {&f->gate, &f->up, &f->down};
+        for (int i = 0; i < 3; i++) {
+            name = xasprintf("model.layers.%d.mlp.%s", l, mlp[i]);
+            model_load_linear(m, st, mlin[i], name, i < 2 ? C : c->d_ff, i < 2 ? c->d_ff : C);
+            free(name);
+        }
+        f->gated = 1;
+        f->act = c->act;
+        f->eps = c->norm_eps;
+    }
+    lm_head *h = &t->head;
+    h->norm = model_load_param(m, st, "model.norm.weight", C, 0);
+    h->w = c->tie_word_embeddings ? t->embed : model_load_param(m, st, "lm_head.weight", V, C);
+    h->scale = 1.0f;
+    h->eps = c->norm_eps;
+    h->C = C;
+    h->V = V;
+    st_close(st);
+    ensure_rope(m, t, 64);
+}
+
+static void llama_free(model *m) {
+    llama *t = m->impl;
+    if (t->rope_cos) m->be->release(t->rope_cos), m->be->release(t->rope_sin);
+    free(t->layers);
+    free(t);
+}
+
+// ---- training and logits ----------------------------------------------------------------
+
+// A right-padded batch: ids = source ++ target; the position t predicts
+// ids[t+1] where that token is part of the target.
+typedef struct {
+    int B, T;
+    int32_t *ids, *labels;
+    int *pos;
+} llama_pass;
+
+static llama_pass make_pass(const batch *b) {
+    llama_pass p = {.B = b->B};
+    for (int i = 0; i < b->B; i++)
+        if (b->n_source[i] + b->n_target[i] > p.T) p.T = b->n_source[i] + b->n_target[i];
+    size_t n = (size_t)p.B * p.T;
+    p.ids = xmalloc(n * sizeof *p.ids);
+    p.labels = xmalloc(n * sizeof *p.labels);
+    p.pos = xmalloc(n * sizeof *p.pos);
+    for (int i = 0; i < p.B; i++) {
+        int ns = b->n_source[i], len = ns + b->n_target[i];
+        for (int t = 0; t < p.T; t++) {
+            size_t k = (size_t)i * p.T + t;
+            p.ids[k] = t < ns ? b->source[i][t] : t < len ? b->target[i][t - ns] : 0;
+            p.labels[k] = t + 1 >= ns && t + 1 < len ? b->target[i][t + 1 - ns] : -1;
+            p.pos[k] = t;
+        }
+    }
+    return p;
+}
+
+static void free_pass(llama_pass *p) { free(p->ids), free(p->labels), free(p->pos); }
+
+static void bind_grads(model *m, llama *t) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        t->layers[l].attn.dnorm = model_grad_of(m, t->layers[l].attn.norm);
+        t->layers[l].ffn.dnorm = model_grad_of(m, t->layers[l].ffn.norm);
+    }
+    t->head.dnorm = model_grad_of(m, t->head.norm);
+    t->head.dw = model_grad_of(m, t->head.w);
+}
+
+// Runs the embedding and every layer over the padded batch into x [B*T, C].
+static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout) {
+    const backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int N = p->B * p->T;
+    ensure_rope(m, t, p->T);
+    float *x = arena_alloc(&m->ar, (size_t)N * c->d_model);
+    be->embedding(x, p->ids, t->embed, N, c->d_model, 1.0f);
+    attn_geometry g = {.B = p->B, .Tq = p->T, .Tk = p->T, .causal = 1, .q_pos = p->pos, .k_pos = p->pos,
+                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
+    for (int l = 0; l < c->n_layers; l++) {
+        attn_forward(be, &m->ar, &t->layers[l].attn, x, NULL, &g, dropout);
+        ffn_forward(be, &m->ar, &t->layers[l].ffn, x, N, dropout);
+    }
+    return x;
+}
+
+// Copies the rows idx[0..n) of x [*, C] into a new [n, C] buffer.
+static float *gather_rows(model *m, const float *x, const int *idx, int n, int C) {
+    float *out = arena_alloc(&m->ar, (size_t)n * C);
+    for (int i = 0; i < n; i++) m->be->copy(out + (size_t)i * C, x + (size_t)idx[i] * C, (size_t)C);
+    return out;
+}
+
+static double llama_step(model *m, const batch *b, rng *dropout, float dloss_scale, float *logits) {
+    const backend *be = m->be;
+    const model_config *c = &m->cfg;
+    llama *t = m->impl;
+    int C = c->d_model;
+    bind_grads(m, t);
+    llama_pass p = make_pass(b);
+    int N = p.B * p.T;
+    float *x = run_layers(m, t, &p, dropout);
+
+    // The head runs on every row when the logits are wanted, else only on the
+    // rows that predict a target token (the vocabulary projection dominates).
+    int *rows = xmalloc((size_t)N * sizeof *rows), n = 0;
+    int32_t *targets = xmalloc((size_t)N * sizeof *targets);
+    for (int k = 0; k < N; k++)
+        if (logits || p.labels[k] >= 0) rows[n] = k, targets[n++] = p.labels[k];
+    float *xr = gather_rows(m, x, rows, n, C);
+    double loss = lm_head_forward(be, &m->ar, &t->head, xr, n, targets, dloss_scale);
+    if (logits) be->download(logits, t->head.logits, (size_t)N * c->vocab_size);
+
+    if (dloss_scale != 0.0f) {
+        float *dxr = arena_alloc_zero(&m->ar, (size_t)n * C);
+        lm_head_backward(be, &m->ar, &t->head, dxr);
+        float *dx = arena_alloc_zero(&m->ar, (size_t)N * C);
+        for (int i = 0; i < n; i++) be->add(dx + (size_t)rows[i] * C, dx + (size_t)rows[i] * C, dxr + (size_t)i * C, (size_t)C);
+        for (int l = c->n_layers - 1; l >= 0; l--) {
+            ffn_backward(be, &m->ar, &t->layers[l].ffn, dx);
+            attn_backward(be, &m->ar, &t->layers[l].attn, dx, NULL);
+        }
+        float *dembed = model_grad_of(m, t->embed);
+        if (dembed) be->embedding_backward(dembed, dx, p.ids, N, C, 1.0f);
+    }
+    free(rows);
+    free(targets);
+    free_pass(&p);
+    return loss;
+}
+
+// ---- generation ----------------------------------------------------------------------------
+
+static void llama_generate(model *m, const batch *b, int max_new, int eos, int32_t **out, int *n_out) {
+    const backend *be = m->be;
+    const model_config *c = &m->cfg;
+    llama *t = m->impl;
+    arena *ar = &m->ar;
+    int B = b->B, C = c->d_model, L = c->n_layers, D = c->n_kv_heads * c->head_dim;
+    // Prefill: the sources as one right-padded batch (no targets).
+    batch src = *b;
+    int *zero = xcalloc((size_t)B, sizeof *zero);
+    src.n_target = zero;
+    llama_pass p = make_pass(&src);
+    ensure_rope(m, t, p.T + max_new);
+    float *x = run_layers(m, t, &p, NULL);
+
+    // Each example's keys and values go to its own cache, room for max_new more.
+    int Tmax = p.T + max_new;
+    kv_cache *cache = xmalloc((size_t)L * sizeof *cache);
+    for (int l = 0; l < L; l++) {
+        attn_block *a = &t->layers[l].attn;
+        cache[l] = (kv_cache){arena_alloc(ar, (size_t)B * Tmax * D), arena_alloc(ar, (size_t)B * Tmax * D), Tmax};
+        for (int i = 0; i < B; i++) {
+            size_t from = (size_t)i * p.T * D, to = (size_t)i * Tmax * D, n = (size_t)b->n_source[i] * D;
+            be->copy(cache[l].k + to, a->kh + from, n);
+            be->copy(cache[l].v + to, a->vh + from, n);
+        }
+    }
+    int *last = xmalloc((size_t)B * sizeof *last), *len = xmalloc((size_t)B * sizeof *len);
+    int32_t *next = xmalloc((size_t)B * sizeof *next);
+    for (int i = 0; i < B; i++) last[i] = i * p.T + b->n_source[i] - 1, n_out[i] = 0;
+    float *xs = gather_rows(m, x, last, B, C);
+    int done = 0;
+    for (int s = 0; done < B; s++) {
+        arena_mark mark = arena_get_mark(ar);
+        lm_head_forward(be, ar, &t->head, xs, B, NULL, 0.0f);
+        be->argmax(next, t->head.logits, B, c->vocab_size);
+        for (int i = 0; i < B; i++) {
+            if (n_out[i] > 0 && out[i][n_out[i] - 1] == eos) continue;
+            out[i][n_out[i]++] = next[i];
+            if (next[i] == eos || n_out[i] == max_new) done++;
+        }
+        if (done == B) break;
+        // Feed each example's newest token (finished ones repeat theirs, unused).
+        for (int i = 0; i < B; i++) {
+            next[i] = out[i][n_out[i] - 1];
+            len[i] = b->n_source[i] + s + 1;
+            last[i] = len[i] - 1;  // the new token's position
+        }
+        be->embedding(xs, next, t->embed, B, C, 1.0f);
+        for (int l = 0; l < L; l++) {
+            attn_step(be, ar, &t->layers[l].attn, xs, B, &cache[l], 1, len, NULL, last, t->rope_cos, t->rope_sin);
+            ffn_forward(be, ar, &t->layers[l].ffn, xs, B, NULL);
+        }
+        arena_rewind(ar, mark);
+    }
+    free(last), free(len), free(next), free(cache), free(zero);
+    free_pass(&p);
+}
+
+const model_arch_ops llama_ops = {llama_load, llama_step, llama_generate, llama_free};

@@ -1,0 +1,299 @@
+// test_model_reference.c: our T5 and LLaMA against Hugging Face transformers +
+// PEFT on the same small random checkpoints (tests/reference, made by
+// make_reference.py): logits, loss, LoRA gradients, full-model gradients,
+// three AdamW steps with clipping, and greedy generations. Tolerances are the
+// ones the fixture states (fp32: logits ~1e-4, gradients ~1e-3 relative).
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "base/util.h"
+#include "methods/method.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+#include "test.h"
+#include "train/adamw.h"
+#include "train/adapter.h"
+
+static const char *fixtures[] = {"t5_v1_0", "t5_v1_1", "llama_gqa", "llama_tied"};
+
+typedef struct {
+    char *dir;
+    json_t *ref;
+    safetensors *st;
+    batch b;
+    int is_t5;
+} fixture;
+
+static int32_t *ids_of(json_t *a, int *n) {
+    *n = (int)json_array_size(a);
+    int32_t *ids = xmalloc((size_t)(*n ? *n : 1) * sizeof *ids);
+    for (int i = 0; i < *n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(a, (size_t)i));
+    return ids;
+}
+
+static fixture open_fixture(const char *name) {
+    fixture f = {.dir = xasprintf("tests/reference/fixtures/%s", name)};
+    char *p = xasprintf("%s/reference.json", f.dir);
+    json_error_t err;
+    f.ref = json_load_file(p, 0, &err);
+    if (!f.ref) die("%s: %s", p, err.text);
+    free(p);
+    p = xasprintf("%s/reference.safetensors", f.dir);
+    f.st = st_open(p);
+    free(p);
+    json_t *src = json_object_get(f.ref, "source"), *tgt = json_object_get(f.ref, "target");
+    int B = (int)json_array_size(src);
+    f.b = (batch){.B = B};
+    f.b.source = xmalloc((size_t)B * sizeof *f.b.source);
+    f.b.target = xmalloc((size_t)B * sizeof *f.b.target);
+    f.b.n_source = xmalloc((size_t)B * sizeof(int));
+    f.b.n_target = xmalloc((size_t)B * sizeof(int));
+    for (int i = 0; i < B; i++) {
+        f.b.source[i] = ids_of(json_array_get(src, (size_t)i), &f.b.n_source[i]);
+        f.b.target[i] = ids_of(json_array_get(tgt, (size_t)i), &f.b.n_target[i]);
+    }
+    f.is_t5 = strncmp(name, "t5", 2) == 0;
+    return f;
+}
+
+static void close_fixture(fixture *f) {
+    for (int i = 0; i < f->b.B; i++) free(f->b.source[i]), free(f->b.target[i]);
+    free(f->b.source), free(f->b.target), free(f->b.n_source), free(f->b.n_target);
+    st_close(f->st);
+    json_decref(f->ref);
+    free(f->dir);
+}
+
+static double tol(const fixture *f, const char *what, const char *kind) {
+    return json_number_value(json_object_get(json_object_get(json_object_get(f->ref, "tolerances"), what), kind));
+}
+
+// Max over elements of |a - b| / (atol + rtol |b|); <= 1 passes.
+static double worst(const float *a, const float *b, size_t n, double atol, double rtol) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (!(e <= w)) w = e;  // NaN counts as worst
+    }
+    return w;
+}
+
+static float *ref_tensor(const fixture *f, const char *name, size_t *n) {
+    const st_tensor *t = st_find(f->st, name);
+    if (!t) return NULL;
+    *n = (size_t)t->numel;
+    float *out = xmalloc(*n * sizeof *out);
+    st_read_f32(f->st, name, t->shape, t->ndim, out);
+    return out;
+}
+
+// Compares our logits [B, Tpad, V] with the reference's on the positions that
+// hold real tokens (padding differs harmlessly between the two).
+static void check_logits(const fixture *f, const float *ours, const char *name, const model *m) {
+    size_t n;
+    float *ref = ref_tensor(f, name, &n);
+    CHECK(ref != NULL);
+    if (!ref) return;
+    const st_tensor *t = st_find(f->st, name);
+    int B = (int)t->shape[0], T = (int)t->shape[1], V = (int)t->shape[2];
+    CHECK(V == m->cfg.vocab_size);
+    double w = 0;
+    int ourT = 0;
+    for (int b = 0; b < B; b++) {
+        int len = f->is_t5 ? f->b.n_target[b] : f->b.n_source[b] + f->b.n_target[b];
+        ourT = len > ourT ? len : ourT;
+    }
+    for (int b = 0; b < B; b++) {
+        int len = f->is_t5 ? f->b.n_target[b] : f->b.n_source[b] + f->b.n_target[b];
+        for (int t = 0; t < len; t++) {
+            double e = worst(ours + ((size_t)b * ourT + t) * V, ref + ((size_t)b * T + t) * V, (size_t)V,
+                             tol(f, "logits", "atol"), tol(f, "logits", "rtol"));
+            if (e > w) w = e;
+        }
+    }
+    printf("  %s: worst logits error %.3f of tolerance\n", name, w);
+    CHECK(w <= 1.0);
+    free(ref);
+}
+
+static size_t logits_size(const fixture *f, const model *m) {
+    int T = 0;
+    for (int b = 0; b < f->b.B; b++) {
+        int len = f->is_t5 ? f->b.n_target[b] : f->b.n_source[b] + f->b.n_target[b];
+        T = len > T ? len : T;
+    }
+    return (size_t)f->b.B * T * m->cfg.vocab_size;
+}
+
+static void check_grad(const fixture *f, const char *ref_name, const float *ours, size_t n, const char *kind,
+                       double *w) {
+    size_t rn;
+    float *ref = ref_tensor(f, ref_name, &rn);
+    if (!ref || rn != n) {
+        fprintf(stderr, "  %s: missing or wrong size in the reference\n", ref_name);
+        test_failures_in_current++;
+        free(ref);
+        return;
+    }
+    double e = worst(ours, ref, n, tol(f, kind, "atol"), tol(f, kind, "rtol"));
+    if (e > 1.0) fprintf(stderr, "  %s: error %.3f of tolerance\n", ref_name, e);
+    if (e > *w) *w = e;
+    free(ref);
+}
+
+// LoRA: logits, loss and every factor's gradient.
+static void lora_forward_backward(const char *name) {
+    fixture f = open_fixture(name);
+    model *m = model_load(f.dir, backend_cpu());
+    char *adapter = xasprintf("%s/adapter", f.dir);
+    adapter_load(m, adapter);
+    for (int i = 0; i < m->n_linears; i++) {  // gradients for the factors
+        lora_factors *lo = m->linears[i]->lora;
+        if (lo) lo->dA = m->be->alloc((size_t)lo->r * m->linears[i]->in), lo->dB = m->be->alloc((size_t)m->linears[i]->out * lo->r);
+    }
+    long count = batch_target_tokens(&f.b);
+    float *logits = xmalloc(logits_size(&f, m) * sizeof *logits);
+    double loss = model_step(m, &f.b, NULL, 1.0f / (float)count, logits) / (double)count;
+    double ref_loss = json_number_value(json_object_get(f.ref, "loss"));
+    printf("  %s: loss %.7f, reference %.7f\n", name, loss, ref_loss);
+    CHECK_NEAR(loss, ref_loss, tol(&f, "loss", "atol") + tol(&f, "loss", "rtol") * fabs(ref_loss));
+    check_logits(&f, logits, "logits", m);
+    double w = 0;
+    int n_checked = 0;
+    for (int i = 0; i < m->n_linears; i++) {
+        const linear *l = m->linears[i];
+        if (!l->lora) continue;
+        for (int k = 0; k < 2; k++, n_checked++) {
+            char *rn = xasprintf("grad.base_model.model.%s.lora_%c.weight", l->name, k ? 'B' : 'A');
+            check_grad(&f, rn, k ? l->lora->dB : l->lora->dA, (size_t)l->lora->r * (k ? l->out : l->in), "grad", &w);
+            free(rn);
+        }
+    }
+    printf("  %s: %d LoRA gradients, worst error %.3f of tolerance\n", name, n_checked, w);
+    CHECK(n_checked >= 8);
+    CHECK(w <= 1.0);
+    free(logits);
+    free(adapter);
+    model_free(m);
+    close_fixture(&f);
+}
+
+// Full fine-tuning: every weight's gradient.
+static void full_forward_backward(const char *name) {
+    fixture f = open_fixture(name);
+    model *m = model_load(f.dir, backend_cpu());
+    model_train_all_weights(m);
+    long count = batch_target_tokens(&f.b);
+    float *logits = xmalloc(logits_size(&f, m) * sizeof *logits);
+    double loss = model_step(m, &f.b, NULL, 1.0f / (float)count, logits) / (double)count;
+    double ref_loss = json_number_value(json_object_get(f.ref, "full_loss"));
+    CHECK_NEAR(loss, ref_loss, tol(&f, "loss", "atol") + tol(&f, "loss", "rtol") * fabs(ref_loss));
+    check_logits(&f, logits, "full_logits", m);
+    double w = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        char *rn = xasprintf("full_grad.%s", m->params[i].name);
+        check_grad(&f, rn, m->params[i].grad, m->params[i].n, "full_grad", &w);
+        free(rn);
+    }
+    printf("  %s: %d weight gradients, worst error %.3f of tolerance\n", name, m->n_params, w);
+    CHECK(w <= 1.0);
+    free(logits);
+    model_free(m);
+    close_fixture(&f);
+}
+
+// Three AdamW steps with gradient clipping from the same LoRA start.
+static void adamw_steps(const char *name) {
+    fixture f = open_fixture(name);
+    model *m = model_load(f.dir, backend_cpu());
+    char *adapter = xasprintf("%s/adapter", f.dir);
+    adapter_load(m, adapter);
+    for (int i = 0; i < m->n_linears; i++) {
+        lora_factors *lo = m->linears[i]->lora;
+        if (lo) lo->dA = m->be->alloc((size_t)lo->r * m->linears[i]->in), lo->dB = m->be->alloc((size_t)m->linears[i]->out * lo->r);
+    }
+    method *me = method_lora(m);
+    adamw opt;
+    adamw_init(&opt, me->params, me->n_params, 1e-2f, 0.0f);
+    json_t *losses = json_object_get(f.ref, "adamw_losses"), *norms = json_object_get(f.ref, "grad_norms");
+    long count = batch_target_tokens(&f.b);
+    for (int s = 0; s <= 3; s++) {
+        zero_grads(me->params, me->n_params);
+        double loss = model_step(m, &f.b, NULL, s < 3 ? 1.0f / (float)count : 0.0f, NULL) / (double)count;
+        double want = json_number_value(json_array_get(losses, (size_t)s));
+        CHECK_NEAR(loss, want, tol(&f, "adamw_losses", "atol") + tol(&f, "adamw_losses", "rtol") * fabs(want));
+        if (s == 3) break;
+        double norm = clip_grad_norm(me->params, me->n_params, 1.0);
+        double want_norm = json_number_value(json_array_get(norms, (size_t)s));
+        CHECK_NEAR(norm, want_norm, tol(&f, "grad_norms", "atol") + tol(&f, "grad_norms", "rtol") * want_norm);
+        adamw_step(&opt);
+    }
+    double w = 0;
+    for (int i = 0; i < m->n_linears; i++) {
+        const linear *l = m->linears[i];
+        if (!l->lora) continue;
+        for (int k = 0; k < 2; k++) {
+            char *rn = xasprintf("adamw_final.base_model.model.%s.lora_%c.weight", l->name, k ? 'B' : 'A');
+            check_grad(&f, rn, k ? l->lora->B : l->lora->A, (size_t)l->lora->r * (k ? l->out : l->in), "adamw_final", &w);
+            free(rn);
+        }
+    }
+    printf("  %s: AdamW final factors, worst error %.3f of tolerance\n", name, w);
+    CHECK(w <= 1.0);
+    adamw_free(&opt);
+    me->free(me);
+    free(adapter);
+    model_free(m);
+    close_fixture(&f);
+}
+
+// Greedy generation from the sources, batched, against HF's generate().
+static void generation(const char *name) {
+    fixture f = open_fixture(name);
+    model *m = model_load(f.dir, backend_cpu());
+    char *adapter = xasprintf("%s/adapter", f.dir);
+    adapter_load(m, adapter);
+    json_t *gen = json_object_get(f.ref, "generation"), *want = json_object_get(f.ref, "generations");
+    int max_new = (int)json_integer_value(json_object_get(gen, "max_new_tokens"));
+    int eos = (int)json_integer_value(json_object_get(gen, "eos_token_id"));
+    int32_t **out = xmalloc((size_t)f.b.B * sizeof *out);
+    int *n_out = xmalloc((size_t)f.b.B * sizeof *n_out);
+    for (int i = 0; i < f.b.B; i++) out[i] = xmalloc((size_t)max_new * sizeof **out);
+    model_generate(m, &f.b, max_new, eos, out, n_out);
+    for (int i = 0; i < f.b.B; i++) {
+        int n;
+        int32_t *w = ids_of(json_array_get(want, (size_t)i), &n);
+        int same = n == n_out[i] && memcmp(w, out[i], (size_t)n * sizeof *w) == 0;
+        if (!same) {
+            fprintf(stderr, "  %s example %d: got", name, i);
+            for (int k = 0; k < n_out[i]; k++) fprintf(stderr, " %d", out[i][k]);
+            fprintf(stderr, ", want");
+            for (int k = 0; k < n; k++) fprintf(stderr, " %d", w[k]);
+            fprintf(stderr, "\n");
+        }
+        CHECK(same);
+        free(w);
+        free(out[i]);
+    }
+    free(out), free(n_out), free(adapter);
+    model_free(m);
+    close_fixture(&f);
+}
+
+#define FOR_EACH_FIXTURE(fn)                                                         \
+    static void test_##fn(void) {                                                    \
+        for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++) fn(fixtures[i]); \
+    }
+FOR_EACH_FIXTURE(lora_forward_backward)
+FOR_EACH_FIXTURE(full_forward_backward)
+FOR_EACH_FIXTURE(adamw_steps)
+FOR_EACH_FIXTURE(generation)
+
+int main(void) {
+    RUN(test_lora_forward_backward);
+    RUN(test_full_forward_backward);
+    RUN(test_adamw_steps);
+    RUN(test_generation);
+    return test_summary();
+}
