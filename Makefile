@@ -83,3 +83,8 @@ clean:
 	rm -rf $(BUILD) bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Regenerate the reference fixtures with transformers + PEFT (tests/reference/README.md).
+.PHONY: reference
+reference:
+	/usr/bin/python3 tests/reference/make_reference.py

@@ -96,3 +96,25 @@ void token_record_free(token_record *t) {
     free(t->source), free(t->target);
     memset(t, 0, sizeof *t);
 }
+
+token_set token_set_read(const char *path) {
+    token_set s = {0};
+    stream_reader *r = stream_open(path, "tokens");
+    tokens_read_header(r, &s.h);
+    size_t cap = 0;
+    for (token_record t; token_record_read(r, &s.h, &t);) {
+        if (t.n_source == 0) stream_die(r, "empty source");
+        if (t.n_target == 0) stream_die(r, "empty target");
+        if (s.n == cap) s.r = xrealloc(s.r, (cap = cap ? 2 * cap : 1024) * sizeof *s.r);
+        s.r[s.n++] = t;
+    }
+    stream_close(r);
+    return s;
+}
+
+void token_set_free(token_set *s) {
+    for (size_t i = 0; i < s->n; i++) token_record_free(&s->r[i]);
+    free(s->r);
+    tokens_header_free(&s->h);
+    *s = (token_set){0};
+}

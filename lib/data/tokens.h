@@ -50,4 +50,14 @@ void token_record_write(msgpack_packer *pk, const token_record *t);
 int token_record_read(stream_reader *r, const tokens_header *h, token_record *t);
 void token_record_free(token_record *t);
 
+// A whole tokens stream in memory (a task's examples: thousands, not millions).
+typedef struct {
+    tokens_header h;
+    token_record *r;
+    size_t n;
+} token_set;
+// Reads every record of path ("-" = stdin); dies on any bad record.
+token_set token_set_read(const char *path);
+void token_set_free(token_set *s);
+
 #endif

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -152,4 +153,14 @@ void tokenizer_train_sentencepiece(char *const *texts, size_t n_texts, int vocab
     if (fwrite(model, 1, len, f.fp) != len) die("%s: write error: %s", out_path, strerror(errno));
     atomic_commit(&f);
     free(model);
+}
+
+char *tokenizer_path_in(const char *dir) {
+    static const char *names[] = {"spiece.model", "tokenizer.json", "tokenizer.model"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = xasprintf("%s/%s", dir, names[i]);
+        if (access(p, R_OK) == 0) return p;
+        free(p);
+    }
+    return NULL;
 }

@@ -16,6 +16,11 @@ typedef struct tokenizer tokenizer;
 // tokenizer.json. Dies naming the file if it cannot be loaded.
 tokenizer *tokenizer_load(const char *path);
 void tokenizer_free(tokenizer *t);
+// The tokenizer file of a Hugging Face model folder: spiece.model (T5 folders
+// also carry a Unigram tokenizer.json; the SentencePiece model is the
+// original), else tokenizer.json, else tokenizer.model. NULL if none; the
+// caller frees the path.
+char *tokenizer_path_in(const char *dir);
 
 // "sentencepiece" or "bpe".
 const char *tokenizer_type(const tokenizer *t);

@@ -90,7 +90,7 @@ check_fails "vocabulary too large for the data" "vocab" deal-tokenize --train-vo
 check "no model after a failed training" test ! -e "$TMP/big.model"
 
 # A model folder: config.json decides the convention.
-mkdir -p "$TMP/t5model" && cp "$TMP/sp.model" "$TMP/t5model/spiece.model" && echo '{"model_type": "t5"}' > "$TMP/t5model/config.json"
+mkdir -p "$TMP/t5model" && cp "$TMP/sp.model" "$TMP/t5model/spiece.model" && cp tests/reference/fixtures/t5_v1_0/config.json "$TMP/t5model/config.json"
 check_eq "--model folder" "$(deal-tokenize --model "$TMP/t5model" "$TMP/ex.msgpack" | deal-cat --header | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["convention"])')" t5
 
 # The real Llama-3.1 tokenizer and the benchmark data.
