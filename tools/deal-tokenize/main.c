@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/util.h"
 #include "data/example.h"
 #include "data/tokens.h"
+#include "model/config.h"
 #include "stream/stream.h"
 #include "tokenizer/fit.h"
 #include "tokenizer/tokenizer.h"
@@ -95,30 +95,13 @@ static options parse(int argc, char **argv) {
     return o;
 }
 
-static int file_exists(const char *path) { return access(path, R_OK) == 0; }
-
-// The tokenizer file of a model folder and, from config.json, its convention.
+// The tokenizer file of a model folder and, from its config, the convention.
 static char *model_tokenizer(const char *dir, const char **conv_name) {
-    char *config = xasprintf("%s/config.json", dir);
-    if (file_exists(config)) {
-        json_error_t err;
-        json_t *j = json_load_file(config, 0, &err);
-        if (!j) die("%s: line %d: %s", config, err.line, err.text);
-        const char *type = json_string_value(json_object_get(j, "model_type"));
-        if (!type) die("%s: no \"model_type\"", config);
-        if (!*conv_name) *conv_name = strcmp(type, "t5") == 0 || strcmp(type, "mt5") == 0 ? "t5" : "llama";
-        json_decref(j);
-    }
-    free(config);
-    // T5 folders carry both spiece.model and a (Unigram) tokenizer.json: the
-    // SentencePiece model is the original, so it comes first.
-    static const char *names[] = {"spiece.model", "tokenizer.json", "tokenizer.model"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *p = xasprintf("%s/%s", dir, names[i]);
-        if (file_exists(p)) return p;
-        free(p);
-    }
-    die("%s: no spiece.model, tokenizer.json or tokenizer.model", dir);
+    model_config c = config_load(dir);
+    if (!*conv_name) *conv_name = c.arch == ARCH_T5 ? "t5" : "llama";
+    char *path = tokenizer_path_in(dir);
+    if (!path) die("%s: no spiece.model, tokenizer.json or tokenizer.model", dir);
+    return path;
 }
 
 static void put_json_line(json_t *j) {
