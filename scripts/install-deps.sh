@@ -14,7 +14,9 @@ packages=(
     libsentencepiece-dev         # SentencePiece tokenizers (T5), training too
     libstemmer-dev               # Porter stemming for ROUGE-1
     libopenblas-dev              # CPU BLAS
-    python3                      # test helpers (JSON and XML checks)
+    python3 python3-pip          # test helpers (JSON and XML checks)
+    python3-torch python3-numpy python3-yaml python3-requests python3-psutil
+                                 # the reference: transformers + PEFT on Debian's torch
 )
 
 sudo=""
@@ -22,4 +24,8 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# transformers and PEFT at the versions the reference fixtures were made with.
+# --no-deps: pip would otherwise replace Debian's torch 1.13 with a PyPI one.
+$sudo /usr/bin/python3 -m pip install -q --root-user-action=ignore --break-system-packages --no-deps \
+    -r "$(dirname "$0")/../tests/reference/requirements.txt"
 echo "install-deps: done"

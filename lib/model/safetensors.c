@@ -397,7 +397,8 @@ struct st_writer {
 
 st_writer *st_writer_new(void) {
     st_writer *w = xcalloc(1, sizeof *w);
-    w->metadata = json_object();
+    // transformers refuses a checkpoint without {"format": "pt"}.
+    w->metadata = json_pack("{s:s}", "format", "pt");
     return w;
 }
 

@@ -17,7 +17,7 @@ from array import array
 
 
 def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name in sorted(tensors):
         shape, values = tensors[name]
         data = array("f", values).tobytes()
