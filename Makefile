@@ -14,7 +14,7 @@ CFLAGS  += -fopenmp
 CXXFLAGS ?= -O2 -g
 WARN     = -Wall -Wextra
 CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP
-LDLIBS  += -lopenblas -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
+LDLIBS  += -ldl -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
            -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
 
 # CUDA: built whenever nvcc is found, unless CUDA=0.

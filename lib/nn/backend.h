@@ -26,6 +26,8 @@ typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1 } device_kind;
 typedef struct backend {
     const char *name;
     device_kind device;
+    // What computes the matrix products, e.g. the BLAS and its kernels (for logs).
+    const char *(*describe)(void);
 
     // ---- memory (device buffers of floats) ----
     float *(*alloc)(size_t n);  // zero-filled

@@ -95,6 +95,12 @@ static void show_progress(progress *p, long step, long total, double loss, doubl
     }
 }
 
+static long trainable_count(const method *me) {
+    long n = 0;
+    for (int i = 0; i < me->n_params; i++) n += (long)me->params[i].n;
+    return n;
+}
+
 // ---- the loop ------------------------------------------------------------------------
 
 int train_run(model *m, method *me, const token_set *data, const train_options *o) {
@@ -113,6 +119,11 @@ int train_run(model *m, method *me, const token_set *data, const train_options *
         if (pos.log_bytes > 0 && truncate(o->log_path, pos.log_bytes) != 0) die("%s: cannot truncate", o->log_path);
         log = fopen(o->log_path, pos.log_bytes > 0 ? "a" : "w");
         if (!log) die("%s: cannot open the training log", o->log_path);
+        if (pos.log_bytes == 0) {  // a first line saying what ran: the rest are steps
+            fprintf(log, "{\"start\":true,\"method\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"examples\":%zu,"
+                         "\"trainable\":%ld}\n",
+                    me->name, m->be->name, m->be->describe(), data->n, trainable_count(me));
+        }
     }
 
     size_t n = data->n, nb;

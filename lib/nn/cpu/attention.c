@@ -10,7 +10,7 @@
 //   dq += scale * dS @ k; dk += scale * dS^T @ q; dv += P^T @ dout;
 //   dbias[h] += sum over the batch of dS. Hidden keys have P = 0, so dS = 0
 //   there and the backward pass needs no masks.
-#include <cblas.h>
+#include "nn/cpu/blas.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +64,7 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
     // 1. probs[b,h] = scale * q[b,:,h] @ k[b,:,h/group]^T        [Tq,Tk]
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, scale, q + (size_t)b * Tq * qs + h * hs,
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, scale, q + (size_t)b * Tq * qs + h * hs,
                         qs, k + (size_t)b * Tk * ks + h / group * hs, ks, 0.0f, probs + ((size_t)b * H + h) * Tq * Tk,
                         Tk);
     // 2. bias, masks and softmax, one row (b,h,i) at a time
@@ -78,7 +78,7 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
     // 3. out[b,:,h] = probs[b,h] @ v[b,:,h/group]                  [Tq,hs]
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, 1.0f,
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, 1.0f,
                         probs + ((size_t)b * H + h) * Tq * Tk, Tk, v + (size_t)b * Tk * ks + h / group * hs, ks, 0.0f,
                         out + (size_t)b * Tq * qs + h * hs, qs);
 }
@@ -100,12 +100,12 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const
         const float *kb = k + (size_t)b * Tk * ks, *vb = v + (size_t)b * Tk * ks;
         if (dv)  // dv[b,:,h/group] += P[h]^T @ dout[b,:,h]           [Tk,hs]
             for (int h = 0; h < H; h++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, 1.0f, P + (size_t)h * Tq * Tk, Tk,
+                blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, 1.0f, P + (size_t)h * Tq * Tk, Tk,
                             dob + h * hs, qs, 1.0f, dv + (size_t)b * Tk * ks + h / group * hs, ks);
         if (!need_ds) continue;
         // dP[h] = dout[b,:,h] @ v[b,:,h/group]^T                      [Tq,Tk]
         for (int h = 0; h < H; h++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, 1.0f, dob + h * hs, qs,
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, 1.0f, dob + h * hs, qs,
                         vb + h / group * hs, ks, 0.0f, ds + (size_t)h * Tq * Tk, Tk);
         // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
         long rows = (long)H * Tq;
@@ -124,10 +124,10 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const
         for (int h = 0; h < H; h++) {
             const float *dsh = ds + (size_t)h * Tq * Tk;
             if (dq)  // dq[b,:,h] += scale * dS[h] @ k[b,:,h/group]      [Tq,hs]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, scale, dsh, Tk,
+                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, scale, dsh, Tk,
                             kb + h / group * hs, ks, 1.0f, dq + (size_t)b * Tq * qs + h * hs, qs);
             if (dk)  // dk[b,:,h/group] += scale * dS[h]^T @ q[b,:,h]    [Tk,hs]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs,
+                blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs,
                             1.0f, dk + (size_t)b * Tk * ks + h / group * hs, ks);
         }
     }

@@ -1,6 +1,7 @@
 // backend_cpu.c: the two CPU backend tables. Kernels that would be the same
 // code in both appear in both (memory, embedding, argmax, elementwise).
 #include "nn/backend.h"
+#include "nn/cpu/blas.h"
 #include "nn/cpu/cpu.h"
 
 static void cpu_upload(float *dst, const float *host, size_t n) { cpu_copy(dst, host, n); }
@@ -12,8 +13,11 @@ static void cpu_download(float *host, const float *src, size_t n) { cpu_copy(hos
     .embedding_backward = cpu_embedding_backward, .argmax = cpu_argmax, .add = cpu_add, .scale = cpu_scale, \
     .mul = cpu_mul, .copy = cpu_copy
 
+static const char *plain_loops(void) { return "plain C loops (reference)"; }
+
 static const backend cpu_backend = {
     .name = "cpu",
+    .describe = blas_kernel,
     CPU_SHARED,
     .matmul = cpu_matmul,
     .matmul_backward = cpu_matmul_backward,
@@ -31,6 +35,7 @@ static const backend cpu_backend = {
 
 static const backend cpu_reference_backend = {
     .name = "cpu-reference",
+    .describe = plain_loops,
     CPU_SHARED,
     .matmul = ref_matmul,
     .matmul_backward = ref_matmul_backward,

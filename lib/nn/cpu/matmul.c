@@ -3,7 +3,7 @@
 //   backward  dinp[N,IC] += alpha * dout[N,OC] @ w
 //             dw[OC,IC]  += alpha * dout^T @ inp
 // beta == 0 overwrites out (whatever it held, NaN included), as BLAS does.
-#include <cblas.h>
+#include "nn/cpu/blas.h"
 
 #include "nn/cpu/cpu.h"
 
@@ -20,16 +20,16 @@ void cpu_matmul(float *out, const float *inp, const float *w, int N, int IC, int
         scale_out(out, (size_t)N * OC, beta);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, alpha, inp, IC, w, IC, beta, out, OC);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, alpha, inp, IC, w, IC, beta, out, OC);
 }
 
 void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
                          int OC, float alpha) {
     if (N <= 0 || IC <= 0 || OC <= 0) return;
     if (dinp)  // [N,IC] += [N,OC] @ [OC,IC]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, alpha, dout, OC, w, IC, 1.0f, dinp, IC);
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, alpha, dout, OC, w, IC, 1.0f, dinp, IC);
     if (dw)  // [OC,IC] += [N,OC]^T @ [N,IC]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, alpha, dout, OC, inp, IC, 1.0f, dw, IC);
+        blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, alpha, dout, OC, inp, IC, 1.0f, dw, IC);
 }
 
 // ---- reference: triple loops, double accumulation ----
