@@ -164,6 +164,9 @@ int train_run(model *m, method *me, const token_set *data, const train_options *
 
             double reg = me->regularizer ? me->regularizer(me, m, 1.0f) : 0.0;
             double norm = clip_grad_norm(me->params, me->n_params, o->max_grad_norm);
+            if (!isfinite(step_loss) || !isfinite(norm))
+                die("training diverged at step %ld (loss %g, gradient norm %g): try a lower --lr", opt.step + 1,
+                    step_loss, norm);
             adamw_step(&opt);
             double dt = now() - t_step, mean_loss = step_loss / (double)step_targets;
             if (log) {
