@@ -1,10 +1,11 @@
 // bpe.c: Hugging Face tokenizer.json byte-level BPE (GPT-2, Llama-3), natively.
 // Encoding follows the HF pipeline: added tokens found literally in the text
 // are split out first; the rest goes through the pre-tokenizer steps (regex
-// splits, ByteLevel's optional prefix space and GPT-2 regex); each piece is
-// spelled in GPT-2's byte stand-in characters and merged pair by pair, lowest
-// merge rank first. The file is untrusted: anything unexpected or unsupported
-// in it stops the load with a message naming the file, never a crash.
+// splits, Digits, ByteLevel's optional prefix space and GPT-2 regex); each
+// piece is spelled in GPT-2's byte stand-in characters and merged pair by
+// pair, lowest merge rank first. The file is untrusted: anything unexpected
+// or unsupported in it stops the load with a message naming the file, never
+// a crash.
 #include "tokenizer/tokenizer_impl.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -53,7 +54,7 @@ typedef struct bpe {
     bool added_start[256];  // bytes an added token starts with
     pre_step steps[MAX_STEPS];
     size_t n_steps;
-    int32_t byte_id[256];      // the token of each single byte
+    int32_t byte_id[256];      // the token of each single byte, -1 if none
     char standin[256][2];      // GPT-2's stand-in character for each byte, UTF-8
     uint8_t standin_len[256];
 } bpe;
@@ -287,7 +288,15 @@ static void load_byte_level(loader *L, json_t *byte_level) {
         add_step(L, compile_split(L, gpt2_regex, false));
 }
 
-// Supported: ByteLevel alone, or a Sequence of Splits ending with ByteLevel.
+// Digits isolates numbers (Unicode category N, as Rust's char::is_numeric):
+// each digit on its own with individual_digits (StarCoder, SmolLM), else runs.
+static void load_digits(loader *L, json_t *digits) {
+    bool each = get_bool(L, digits, "Digits", "individual_digits", false);
+    add_step(L, compile_split(L, each ? "\\p{N}" : "\\p{N}+", false));
+}
+
+// Supported: ByteLevel alone, or a Sequence of Splits and Digits ending with
+// ByteLevel.
 static void load_pre_tokenizer(loader *L, json_t *pre) {
     if (!pre) FAIL(L, "pre_tokenizer is missing (byte-level BPE needs ByteLevel)");
     const char *type = get_string(L, pre, "pre_tokenizer", "type", true);
@@ -306,6 +315,8 @@ static void load_pre_tokenizer(loader *L, json_t *pre) {
         const char *t = get_string(L, step, "pre_tokenizer.pretokenizers[]", "type", true);
         if (strcmp(t, "Split") == 0) {
             load_split(L, step);
+        } else if (strcmp(t, "Digits") == 0) {
+            load_digits(L, step);
         } else if (strcmp(t, "ByteLevel") == 0) {
             load_byte_level(L, step);
             byte_level = true;
@@ -326,12 +337,18 @@ static void check_unsupported(const loader *L, json_t *root) {
     if (strcmp(type, "ByteLevel") != 0) FAIL(L, "decoder \"%.100s\" is not supported", type);
 }
 
-static void find_byte_ids(const loader *L) {
+// A byte without a token is dropped from the text, as HF's BPE does when it
+// has no unk_token (StarCoder's vocabulary, SmolLM's, lacks 21 bytes never
+// seen in training); with an unk_token HF would emit that instead.
+static void find_byte_ids(const loader *L, json_t *model) {
     bpe *b = L->b;
     for (int c = 0; c < 256; c++) {
         int64_t id;
-        if (!strmap_get(b->vocab, b->standin[c], b->standin_len[c], &id))
-            FAIL(L, "the vocabulary has no token for byte 0x%02x", c);
+        if (!strmap_get(b->vocab, b->standin[c], b->standin_len[c], &id)) {
+            if (get_string(L, model, "model", "unk_token", false))
+                FAIL(L, "the vocabulary has no token for byte 0x%02x (with an unk_token: not supported)", c);
+            id = -1;
+        }
         b->byte_id[c] = (int32_t)id;
     }
 }
@@ -447,7 +464,7 @@ static void *bpe_load(const char *path, tokenizer_info *info) {
     json_t *added = get(&L, root, "", "added_tokens", JSON_ARRAY, false);
     if (added) load_added_tokens(&L, added);
     load_pre_tokenizer(&L, get(&L, root, "", "pre_tokenizer", JSON_OBJECT, false));
-    find_byte_ids(&L);
+    find_byte_ids(&L, model);
     info->vocab_size = b->vocab_size;
     info->fingerprint = finish_vocab(&L);
     load_special_ids(&L, model, info);
@@ -542,16 +559,23 @@ static void queue_pair(const bpe *b, encoder *e, int32_t pos) {
         heap_push(e, (merge){(int32_t)(v >> 32), pos, pair[0], pair[1], (int32_t)(v & 0xffffffff)});
 }
 
-// BPE proper: start from one symbol per byte and apply the best-ranked merge
-// available until none is; a heap keeps this O(n log n) for long pieces.
+// BPE proper: start from one symbol per byte (bytes without a token left
+// out) and apply the best-ranked merge available until none is; a heap keeps
+// this O(n log n) for long pieces.
 static void merge_piece(const bpe *b, encoder *e, const char *s, size_t n) {
+    int32_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        e->sym[i] = b->byte_id[(unsigned char)s[i]];
-        e->prev[i] = (int32_t)i - 1;
-        e->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+        int32_t id = b->byte_id[(unsigned char)s[i]];
+        if (id < 0) continue;
+        e->sym[k] = id;
+        e->prev[k] = k - 1;
+        e->next[k] = k + 1;
+        k++;
     }
+    if (k == 0) return;
+    e->next[k - 1] = -1;
     e->n_heap = 0;
-    for (size_t i = 0; i + 1 < n; i++) queue_pair(b, e, (int32_t)i);
+    for (int32_t i = 0; i + 1 < k; i++) queue_pair(b, e, i);
     while (e->n_heap) {
         merge m = heap_pop(e);
         int32_t right = e->next[m.pos];
@@ -568,7 +592,7 @@ static void merge_piece(const bpe *b, encoder *e, const char *s, size_t n) {
 
 static void encode_piece(const bpe *b, encoder *e, const char *s, size_t n) {
     if (n == 1) {
-        emit(e, b->byte_id[(unsigned char)s[0]]);
+        if (b->byte_id[(unsigned char)s[0]] >= 0) emit(e, b->byte_id[(unsigned char)s[0]]);
         return;
     }
     reserve_piece(e, n);
