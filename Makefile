@@ -13,7 +13,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -fopenmp
 CXXFLAGS ?= -O2 -g
 WARN     = -Wall -Wextra
-CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP
+CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP -DDEAL_LIBDIR='"/usr/lib/$(shell $(CC) -print-multiarch)"'
 LDLIBS  += -ldl -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
            -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
 

@@ -8,6 +8,10 @@
 
 #include "base/util.h"
 
+#ifndef DEAL_LIBDIR  // the multiarch library folder, set by the Makefile
+#define DEAL_LIBDIR "/usr/lib"
+#endif
+
 typedef void (*sgemm_fn)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int, int, int, float, const float *, int,
                          const float *, int, float, float *, int);
 static sgemm_fn sgemm;
@@ -28,14 +32,22 @@ static void load(void) {
     const char *why = "DEAL_BLAS_CORETYPE", *core = getenv("DEAL_BLAS_CORETYPE");
     if (!core || !*core) core = best_core(&why);
     if (core) setenv("OPENBLAS_CORETYPE", core, 1);
-    void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) lib = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) die_internal("cannot load OpenBLAS (%s): install libopenblas0", dlerror());
+    // The OpenMP build first: it shares our OpenMP threads, where the pthread
+    // build's own pool and OpenMP's spinning threads would fight over the cores.
+    const char *candidates[] = {getenv("DEAL_OPENBLAS"), DEAL_LIBDIR "/openblas-openmp/libopenblas.so.0",
+                                "libopenblas.so.0", "libopenblas.so"};
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !lib; i++)
+        if (candidates[i] && *candidates[i]) lib = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) die_internal("cannot load OpenBLAS (%s): install libopenblas0-openmp", dlerror());
     sgemm = (sgemm_fn)dlsym(lib, "cblas_sgemm");
     char *(*corename)(void) = (char *(*)(void))dlsym(lib, "openblas_get_corename");
     char *(*config)(void) = (char *(*)(void))dlsym(lib, "openblas_get_config");
     if (!sgemm) die_internal("OpenBLAS has no cblas_sgemm");
-    snprintf(kernel, sizeof kernel, "%s, kernels %s (chosen from %s)", config ? config() : "OpenBLAS",
+    Dl_info where = {0};
+    dladdr((void *)sgemm, &where);
+    snprintf(kernel, sizeof kernel, "%s (%s), kernels %s (chosen from %s)", config ? config() : "OpenBLAS",
+             where.dli_fname ? where.dli_fname : "?",
              corename ? corename() : "?", why);
 }
 
