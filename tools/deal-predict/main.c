@@ -1,5 +1,7 @@
 // deal-predict: tokens stream + model (+ adapter) -> predictions as JSON
 // lines, one per record, in input order: greedy decoding with a KV cache.
+// With several adapters (pertask), each record is decoded with the adapter
+// whose deal.json names the record's task.
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,12 +11,13 @@
 
 #include "base/util.h"
 #include "data/tokens.h"
+#include "methods/record.h"
 #include "model/model.h"
 #include "model/tokens_check.h"
 #include "train/adapter.h"
 
 static void usage(FILE *out) {
-    fputs("usage: deal-predict --model DIR [--adapter DIR] [options] [FILE]\n"
+    fputs("usage: deal-predict --model DIR [--adapter DIR]... [options] [FILE]\n"
           "Generates an answer for every record of a tokens stream (deal-tokenize) read from\n"
           "FILE or stdin and writes one JSON line per record, in input order:\n"
           "  {\"id\", \"task\", \"dataset\", \"split\", \"label\", \"prediction\"}\n"
@@ -22,13 +25,18 @@ static void usage(FILE *out) {
           "continuation only).\n"
           "\n"
           "  --model DIR            Hugging Face model folder\n"
-          "  --adapter DIR          a LoRA adapter (ours or PEFT's) to apply\n"
+          "  --adapter DIR          a LoRA adapter (ours or PEFT's) to apply. Repeat it for\n"
+          "                         pertask adapters: each record is then decoded with the\n"
+          "                         adapter trained on its task (deal.json's \"task\"). That\n"
+          "                         is an oracle: it needs each test record's task id\n"
           "  --batch N              examples decoded together (default 16)\n"
           "  --max-new-tokens N     generation limit (default 50)\n"
           "  -o, --output FILE      write to FILE atomically (default stdout)\n"
           "  --help                 this text\n",
           out);
 }
+
+#define MAX_ADAPTERS 256
 
 static const token_set *by_len_data;
 static int by_source_length(const void *a, const void *b) {
@@ -37,10 +45,85 @@ static int by_source_length(const void *a, const void *b) {
     return li != lj ? (li < lj ? 1 : -1) : (i > j) - (i < j);
 }
 
+// Decodes the records order[0..n) of data (longest sources first, so each
+// batch holds similar lengths) into gen[i], n_gen[i] by record index.
+static void generate(model *m, const token_set *data, size_t *order, size_t n, int batch_size, int max_new,
+                     int32_t **gen, int *n_gen) {
+    by_len_data = data;
+    qsort(order, n, sizeof *order, by_source_length);
+    batch b = {0};
+    b.source = xmalloc((size_t)batch_size * sizeof *b.source);
+    b.n_source = xmalloc((size_t)batch_size * sizeof *b.n_source);
+    b.target = b.source;  // not read by generation
+    b.n_target = xcalloc((size_t)batch_size, sizeof *b.n_target);
+    int32_t **out = xmalloc((size_t)batch_size * sizeof *out);
+    int *n_out = xmalloc((size_t)batch_size * sizeof *n_out);
+    time_t start = time(NULL), last = start;
+    for (size_t at = 0; at < n; at += (size_t)b.B) {
+        b.B = (int)(n - at < (size_t)batch_size ? n - at : (size_t)batch_size);
+        for (int i = 0; i < b.B; i++) {
+            size_t k = order[at + (size_t)i];
+            b.source[i] = data->r[k].source, b.n_source[i] = (int)data->r[k].n_source;
+            out[i] = gen[k] = xmalloc((size_t)max_new * sizeof **gen);
+        }
+        model_generate(m, &b, max_new, (int)data->h.eos_id, out, n_out);
+        for (int i = 0; i < b.B; i++) n_gen[order[at + (size_t)i]] = n_out[i];
+        if (time(NULL) - last >= 5) {
+            last = time(NULL);
+            fprintf(stderr, "deal-predict: %zu/%zu examples, %.1f s\n", at + (size_t)b.B, n, difftime(last, start));
+        }
+    }
+    free(out), free(n_out), free(b.source), free(b.n_source), free(b.n_target);
+}
+
+// Takes the LoRA branches off again (adapter_load's inverse).
+static void unload_adapter(model *m) {
+    for (int i = 0; i < m->n_linears; i++) {
+        lora_factors *lo = m->linears[i]->lora;
+        if (!lo) continue;
+        m->be->release(lo->A), m->be->release(lo->B);
+        free(lo);
+        m->linears[i]->lora = NULL;
+    }
+}
+
+// pertask: every record decoded with the adapter of its task.
+static void generate_per_task(model *m, const token_set *data, char **adapters, int n_adapters, int batch_size,
+                              int max_new, int32_t **gen, int *n_gen) {
+    char **tasks = xmalloc((size_t)n_adapters * sizeof *tasks);
+    for (int a = 0; a < n_adapters; a++) {
+        adapter_record rec = record_read(adapters[a]);
+        if (rec.n_tasks == 0) die("%s: no deal.json naming the adapter's task (needed with several --adapter)", adapters[a]);
+        tasks[a] = xstrdup(rec.tasks[rec.n_tasks - 1]);
+        for (int b = 0; b < a; b++)
+            if (strcmp(tasks[a], tasks[b]) == 0) die("%s and %s are both adapters of task \"%s\"", adapters[b], adapters[a], tasks[a]);
+        record_free(&rec);
+    }
+    int *which = xmalloc((data->n ? data->n : 1) * sizeof *which);
+    for (size_t i = 0; i < data->n; i++) {
+        which[i] = -1;
+        for (int a = 0; a < n_adapters && which[i] < 0; a++)
+            if (strcmp(data->r[i].task, tasks[a]) == 0) which[i] = a;
+        if (which[i] < 0) die("record %zu (%s): no --adapter was trained on task \"%s\"", i + 1, data->r[i].id, data->r[i].task);
+    }
+    size_t *order = xmalloc((data->n ? data->n : 1) * sizeof *order);
+    for (int a = 0; a < n_adapters; a++) {
+        size_t n = 0;
+        for (size_t i = 0; i < data->n; i++)
+            if (which[i] == a) order[n++] = i;
+        adapter_load(m, adapters[a]);
+        generate(m, data, order, n, batch_size, max_new, gen, n_gen);
+        unload_adapter(m);
+        free(tasks[a]);
+    }
+    free(tasks), free(which), free(order);
+}
+
 int main(int argc, char **argv) {
     deal_set_tool("deal-predict");
-    const char *model_dir = NULL, *adapter = NULL, *input = "-", *output = "-";
-    int batch_size = 16, max_new = 50, c;
+    const char *model_dir = NULL, *input = "-", *output = "-";
+    char *adapters[MAX_ADAPTERS];
+    int n_adapters = 0, batch_size = 16, max_new = 50, c;
     enum { MODEL = 256, ADAPTER, BATCH, MAX_NEW };
     static const struct option opts[] = {
         {"model", required_argument, 0, MODEL}, {"adapter", required_argument, 0, ADAPTER},
@@ -51,8 +134,8 @@ int main(int argc, char **argv) {
         switch (c) {
         case MODEL: model_dir = optarg; break;
         case ADAPTER:
-            if (adapter) die("one --adapter at a time");
-            adapter = optarg;
+            if (n_adapters == MAX_ADAPTERS) die("at most %d --adapter", MAX_ADAPTERS);
+            adapters[n_adapters++] = optarg;
             break;
         case BATCH: batch_size = (int)parse_long_option("--batch", optarg, 1, 4096); break;
         case MAX_NEW: max_new = (int)parse_long_option("--max-new-tokens", optarg, 1, 1 << 16); break;
@@ -70,38 +153,18 @@ int main(int argc, char **argv) {
     model *m = model_load(model_dir, backend_cpu());
     tokenizer *tok = tokens_check_model(&data.h, m, model_dir, src);
     if (!tok) die("%s: no tokenizer file to decode the predictions with", model_dir);
-    if (adapter) adapter_load(m, adapter);
 
-    // Longest sources first, so each batch holds similar lengths.
-    size_t n = data.n, *order = xmalloc((n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++) order[i] = i;
-    by_len_data = &data;
-    qsort(order, n, sizeof *order, by_source_length);
+    size_t n = data.n;
     int32_t **gen = xmalloc((n ? n : 1) * sizeof *gen);
     int *n_gen = xmalloc((n ? n : 1) * sizeof *n_gen);
-    batch b = {0};
-    b.source = xmalloc((size_t)batch_size * sizeof *b.source);
-    b.n_source = xmalloc((size_t)batch_size * sizeof *b.n_source);
-    b.target = b.source;  // not read by generation
-    b.n_target = xcalloc((size_t)batch_size, sizeof *b.n_target);
-    time_t start = time(NULL), last = start;
-    for (size_t at = 0; at < n; at += (size_t)b.B) {
-        b.B = (int)(n - at < (size_t)batch_size ? n - at : (size_t)batch_size);
-        for (int i = 0; i < b.B; i++) {
-            const token_record *r = &data.r[order[at + (size_t)i]];
-            b.source[i] = r->source, b.n_source[i] = (int)r->n_source;
-            gen[order[at + (size_t)i]] = xmalloc((size_t)max_new * sizeof **gen);
-        }
-        int32_t **out = xmalloc((size_t)b.B * sizeof *out);
-        int *n_out = xmalloc((size_t)b.B * sizeof *n_out);
-        for (int i = 0; i < b.B; i++) out[i] = gen[order[at + (size_t)i]];
-        model_generate(m, &b, max_new, (int)data.h.eos_id, out, n_out);
-        for (int i = 0; i < b.B; i++) n_gen[order[at + (size_t)i]] = n_out[i];
-        free(out), free(n_out);
-        if (time(NULL) - last >= 5) {
-            last = time(NULL);
-            fprintf(stderr, "deal-predict: %zu/%zu examples, %.1f s\n", at + (size_t)b.B, n, difftime(last, start));
-        }
+    if (n_adapters > 1) {
+        generate_per_task(m, &data, adapters, n_adapters, batch_size, max_new, gen, n_gen);
+    } else {
+        if (n_adapters == 1) adapter_load(m, adapters[0]);
+        size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+        for (size_t i = 0; i < n; i++) order[i] = i;
+        generate(m, &data, order, n, batch_size, max_new, gen, n_gen);
+        free(order);
     }
 
     atomic_file f = atomic_open(output);
@@ -122,7 +185,7 @@ int main(int argc, char **argv) {
         json_decref(j);
     }
     atomic_commit(&f);
-    free(gen), free(n_gen), free(order), free(b.source), free(b.n_source), free(b.n_target);
+    free(gen), free(n_gen);
     tokenizer_free(tok);
     model_free(m);
     token_set_free(&data);
