@@ -45,6 +45,8 @@ endif
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test clean
+# Keep objects: make would otherwise delete the test binaries' as intermediates.
+.SECONDARY:
 all: $(TOOL_BINS) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c

@@ -63,7 +63,7 @@ all: report
 
 # The tools and the default model are built or fetched on first use.
 tools:
-	$(MAKE) -C $(ROOT) -j2 --no-print-directory CUDA=0
+	$(MAKE) -C $(ROOT) -j2 --no-print-directory $(addprefix bin/,deal-prep deal-tokenize deal-train deal-predict deal-score deal-report)
 $(DEFAULT_MODEL)/config.json:
 	$(ROOT)/scripts/get-default-model.sh
 MODEL_READY := $(if $(filter $(DEFAULT_MODEL),$(MODEL)),$(DEFAULT_MODEL)/config.json)
