@@ -7,8 +7,9 @@
 //              that X = U diag(sig m(sig)) V^T as in the spec while Y is frozen;
 //              (haar: X = Y + (theta_ij - 1) * mean of each 2x2 block; none: X = Y)
 //   update     every row x of X (an r-vector): y = x + W2 relu(W1 x + b1) + b2
-// and the model uses A' = Y'_A^T, B' = Y'_B, materialised before each forward
-// pass in O(r (r + hidden) (in + out)) per linear: plain LoRA at inference.
+// and the model uses A' = Y'_A^T, B' = Y'_B, materialised on the host before
+// a forward pass whose parameters changed, in O(r (r + hidden) (in + out))
+// per linear: plain LoRA at inference, and after the task the adapter saved.
 //
 // Written as "Y + change" rather than "U diag(...) V^T", X equals Y bit for bit
 // while the filter is the identity (g = 0, theta = 1), and the same formula
@@ -31,6 +32,7 @@ typedef struct {
     int train_factors;  // also train A_p and B_p themselves
     // lambda1 ||theta1||_a + lambda2 ||theta2||_b per branch, summed over the
     // branches; theta1 = (g, c - c_init) (haar: theta - 1), theta2 = the MLP.
+    // (Per branch, as a loop over the modules' parameters would add them.)
     float lambda1, lambda2, norm_a, norm_b;
     int reg_power;  // ||.||_a^a and ||.||_b^b instead (Eq. 12 read literally)
 } deal_options;
@@ -44,8 +46,9 @@ method *method_deal(model *m, const deal_options *o, rng *init);
 
 // ---- one branch, for deal.c and the tests ----
 typedef struct deal_branch deal_branch;
-// A branch over the factor Y [d, r] (copied). retention and mlp as in o;
-// train_factor makes Y itself trainable.
+// A branch over the factor Y [d, r] (copied): this retention (heat with
+// kernels kernels), the update MLP if mlp (hidden size mlp_hidden, W1 drawn
+// from init); train_factor makes Y itself trainable.
 deal_branch *deal_branch_new(const float *Y, int d, int r, deal_retention retention, int mlp, int kernels,
                              int mlp_hidden, int train_factor, rng *init);
 void deal_branch_free(deal_branch *b);

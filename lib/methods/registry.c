@@ -2,6 +2,7 @@
 #include "methods/registry.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,13 @@ static const method_kind kinds[] = {
 };
 #define N_KINDS (int)(sizeof kinds / sizeof *kinds)
 
-const char *method_names(void) { return "seqlora, deal, inclora, olora, pertask, replay"; }
+const char *method_names(void) {
+    static char names[128];
+    if (!names[0])
+        for (int i = 0; i < N_KINDS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", kinds[i].name);
+    return names;
+}
 
 const method_kind *method_find(const char *name) {
     for (int i = 0; i < N_KINDS; i++)
