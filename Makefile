@@ -90,3 +90,8 @@ clean:
 .PHONY: reference
 reference:
 	/usr/bin/python3 tests/reference/make_reference.py
+
+# Speed against transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
+.PHONY: bench
+bench: all
+	bench/bench_train.sh && bench/bench_generate.sh
