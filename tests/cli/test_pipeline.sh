@@ -5,6 +5,8 @@
 # shape, and a run killed half-way finishes with the same scores when re-run.
 . "$(dirname "$0")/lib.sh"
 HERE=$(dirname "$0"); ROOT=$(cd "$HERE/../.." && pwd)
+# Run from `make test`, the outer make's jobserver settings would leak into ours.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 # Two tasks whose label is given away by a keyword, so even a tiny model learns.
 python3 - "$TMP/data" <<'PY'
