@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the scripts use the settings
 # common.sh: set-up shared by bench/bench_train.sh and bench/bench_generate.sh
 # (sourced). Settings, all optional, from the environment:
 #   DEAL_BIN          our tools (default bin/ of this checkout)

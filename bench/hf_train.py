@@ -139,7 +139,6 @@ def main():
         return
 
     hf_common.set_threads(a.threads)
-    import peft
     import transformers
     from peft import LoraConfig, TaskType, get_peft_model
     transformers.logging.set_verbosity_error()
