@@ -45,8 +45,10 @@ endif
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test clean
-# Keep objects: make would otherwise delete the test binaries' as intermediates.
-.SECONDARY:
+# Keep the test objects, which make would otherwise delete as intermediates. (Not a
+# bare .SECONDARY:, which would also let a missing library object, e.g. after
+# switching CUDA on, go unbuilt.)
+.SECONDARY: $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o)
 all: $(TOOL_BINS) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
