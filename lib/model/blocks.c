@@ -11,10 +11,20 @@ static const float *saved_copy(const backend *be, arena *ar, const float *x, siz
     return c;
 }
 
+// Rows of queries and of keys, and the size of the saved softmax.
+static int query_rows(const attn_geometry *g) { return g->seq ? g->seq[g->B] : g->B * g->Tq; }
+static int key_rows(const attn_geometry *g) { return g->seq ? g->seq[g->B] : g->B * g->Tk; }
+static size_t probs_size(const attn_geometry *g, int H) {
+    if (!g->seq) return (size_t)g->B * H * g->Tq * g->Tk;
+    size_t n = 0;
+    for (int i = 0; i < g->B; i++) n += (size_t)H * (g->seq[i + 1] - g->seq[i]) * (g->seq[i + 1] - g->seq[i]);
+    return n;
+}
+
 void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const float *kv_src,
                   const attn_geometry *g, rng *dropout) {
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;
-    int Nq = g->B * g->Tq, Nk = g->B * g->Tk;
+    int Nq = query_rows(g), Nk = key_rows(g);
     a->g = *g;
     a->x_in = saved_copy(be, ar, x, (size_t)Nq * C);
     a->ln = arena_alloc(ar, (size_t)Nq * C);
@@ -25,37 +35,58 @@ void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const f
     a->qh = arena_alloc(ar, (size_t)Nq * H * hs);
     a->kh = arena_alloc(ar, (size_t)Nk * KVH * hs);
     a->vh = arena_alloc(ar, (size_t)Nk * KVH * hs);
-    linear_forward(be, ar, &a->q, a->qh, a->ln, Nq, dropout);
-    linear_forward(be, ar, &a->k, a->kh, a->kv_in, Nk, dropout);
-    linear_forward(be, ar, &a->v, a->vh, a->kv_in, Nk, dropout);
-    if (g->q_pos) {
-        be->rope(a->qh, g->q_pos, g->rope_cos, g->rope_sin, g->B, g->Tq, H, hs, 1);
-        be->rope(a->kh, g->k_pos, g->rope_cos, g->rope_sin, g->B, g->Tk, KVH, hs, 1);
+    linear_forward(be, ar, &a->q, a->qh, a->ln, Nq, 0.0f, dropout);
+    linear_forward(be, ar, &a->k, a->kh, a->kv_in, Nk, 0.0f, dropout);
+    linear_forward(be, ar, &a->v, a->vh, a->kv_in, Nk, 0.0f, dropout);
+    if (g->q_pos) {  // positions per row: rows of a packed batch are one sequence of Nq
+        be->rope(a->qh, g->q_pos, g->rope_cos, g->rope_sin, 1, Nq, H, hs, 1);
+        be->rope(a->kh, g->k_pos, g->rope_cos, g->rope_sin, 1, Nk, KVH, hs, 1);
     }
-    a->probs = arena_alloc(ar, (size_t)g->B * H * g->Tq * g->Tk);
+    a->probs = arena_alloc(ar, probs_size(g, H));
     a->att = arena_alloc(ar, (size_t)Nq * H * hs);
-    be->attention(a->att, a->probs, a->qh, a->kh, a->vh, g->bias, g->kv_start, g->kv_end, g->causal, a->scale, g->B,
-                  g->Tq, g->Tk, H, KVH, hs);
-    float *out = arena_alloc(ar, (size_t)Nq * C);
-    linear_forward(be, ar, &a->o, out, a->att, Nq, dropout);
-    be->add(x, x, out, (size_t)Nq * C);
+    if (!g->seq) {
+        be->attention(a->att, a->probs, a->qh, a->kh, a->vh, g->bias, g->kv_start, g->kv_end, g->causal, a->scale,
+                      g->B, g->Tq, g->Tk, H, KVH, hs);
+    } else {
+        float *probs = a->probs;
+        for (int i = 0; i < g->B; i++) {
+            int at = g->seq[i], T = g->seq[i + 1] - at;
+            be->attention(a->att + (size_t)at * H * hs, probs, a->qh + (size_t)at * H * hs,
+                          a->kh + (size_t)at * KVH * hs, a->vh + (size_t)at * KVH * hs, NULL, NULL, NULL, g->causal,
+                          a->scale, 1, T, T, H, KVH, hs);
+            probs += (size_t)H * T * T;
+        }
+    }
+    linear_forward(be, ar, &a->o, x, a->att, Nq, 1.0f, dropout);  // x += o(att)
 }
 
 void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float *dkv_src) {
     const attn_geometry *g = &a->g;
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;
-    int Nq = g->B * g->Tq, Nk = g->B * g->Tk;
+    int Nq = query_rows(g), Nk = key_rows(g);
     float *datt = arena_alloc_zero(ar, (size_t)Nq * H * hs);
     linear_backward(be, ar, &a->o, datt, dx);
 
     float *dq = arena_alloc_zero(ar, (size_t)Nq * H * hs);
     float *dk = arena_alloc_zero(ar, (size_t)Nk * KVH * hs);
     float *dv = arena_alloc_zero(ar, (size_t)Nk * KVH * hs);
-    be->attention_backward(dq, dk, dv, g->dbias, datt, a->probs, a->qh, a->kh, a->vh, a->scale, g->B, g->Tq, g->Tk, H,
-                           KVH, hs);
+    if (!g->seq) {
+        be->attention_backward(dq, dk, dv, g->dbias, datt, a->probs, a->qh, a->kh, a->vh, a->scale, g->B, g->Tq,
+                               g->Tk, H, KVH, hs);
+    } else {
+        const float *probs = a->probs;
+        for (int i = 0; i < g->B; i++) {
+            size_t at = (size_t)g->seq[i];
+            int T = g->seq[i + 1] - g->seq[i];
+            be->attention_backward(dq + at * H * hs, dk + at * KVH * hs, dv + at * KVH * hs, NULL,
+                                   datt + at * H * hs, probs, a->qh + at * H * hs, a->kh + at * KVH * hs,
+                                   a->vh + at * KVH * hs, a->scale, 1, T, T, H, KVH, hs);
+            probs += (size_t)H * T * T;
+        }
+    }
     if (g->q_pos) {  // the gradient of a rotation is the inverse rotation
-        be->rope(dq, g->q_pos, g->rope_cos, g->rope_sin, g->B, g->Tq, H, hs, -1);
-        be->rope(dk, g->k_pos, g->rope_cos, g->rope_sin, g->B, g->Tk, KVH, hs, -1);
+        be->rope(dq, g->q_pos, g->rope_cos, g->rope_sin, 1, Nq, H, hs, -1);
+        be->rope(dk, g->k_pos, g->rope_cos, g->rope_sin, 1, Nk, KVH, hs, -1);
     }
     float *dln = arena_alloc_zero(ar, (size_t)Nq * C);
     float *dkv = dkv_src ? dkv_src : dln;  // self-attention: k and v read the normed x too
@@ -72,12 +103,12 @@ void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, con
     float *ln = arena_alloc(ar, (size_t)B * C), *rstd = arena_alloc(ar, (size_t)B);
     be->rmsnorm(ln, rstd, x, a->norm, B, C, a->eps);
     float *q = arena_alloc(ar, (size_t)B * H * hs);
-    linear_forward(be, ar, &a->q, q, ln, B, NULL);
+    linear_forward(be, ar, &a->q, q, ln, B, 0.0f, NULL);
     if (pos) be->rope(q, pos, rope_cos, rope_sin, B, 1, H, hs, 1);
     if (self) {
         float *k = arena_alloc(ar, B * D), *v = arena_alloc(ar, B * D);
-        linear_forward(be, ar, &a->k, k, ln, B, NULL);
-        linear_forward(be, ar, &a->v, v, ln, B, NULL);
+        linear_forward(be, ar, &a->k, k, ln, B, 0.0f, NULL);
+        linear_forward(be, ar, &a->v, v, ln, B, 0.0f, NULL);
         if (pos) be->rope(k, pos, rope_cos, rope_sin, B, 1, KVH, hs, 1);
         for (int b = 0; b < B; b++) {
             size_t at = ((size_t)b * c->Tmax + len[b] - 1) * D;
@@ -94,9 +125,7 @@ void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, con
         be->attention(att + (size_t)b * H * hs, probs, q + (size_t)b * H * hs, c->k + slab, c->v + slab, bias, NULL,
                       NULL, 0, a->scale, 1, 1, len[b], H, KVH, hs);
     }
-    float *out = arena_alloc(ar, (size_t)B * C);
-    linear_forward(be, ar, &a->o, out, att, B, NULL);
-    be->add(x, x, out, (size_t)B * C);
+    linear_forward(be, ar, &a->o, x, att, B, 1.0f, NULL);  // x += o(att)
 }
 
 void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout) {
@@ -109,17 +138,15 @@ void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rn
     be->rmsnorm(f->ln, f->rstd, x, f->norm, N, C, f->eps);
     f->a_gate = arena_alloc(ar, nh);
     f->hidden = arena_alloc(ar, nh);
-    linear_forward(be, ar, &f->gate, f->a_gate, f->ln, N, dropout);
+    linear_forward(be, ar, &f->gate, f->a_gate, f->ln, N, 0.0f, dropout);
     if (f->gated) {
         f->a_up = arena_alloc(ar, nh);
-        linear_forward(be, ar, &f->up, f->a_up, f->ln, N, dropout);
+        linear_forward(be, ar, &f->up, f->a_up, f->ln, N, 0.0f, dropout);
         be->gated(f->hidden, f->a_gate, f->a_up, nh, f->act);
     } else {
         be->activation(f->hidden, f->a_gate, nh, f->act);
     }
-    float *out = arena_alloc(ar, (size_t)N * C);
-    linear_forward(be, ar, &f->down, out, f->hidden, N, dropout);
-    be->add(x, x, out, (size_t)N * C);
+    linear_forward(be, ar, &f->down, x, f->hidden, N, 1.0f, dropout);  // x += down(hidden)
 }
 
 void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx) {

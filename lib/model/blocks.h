@@ -8,9 +8,14 @@
 
 #include "model/linear.h"
 
-// How one attention call sees its keys: see backend.h's attention().
+// How one attention call sees its keys: see backend.h's attention(). A padded
+// batch is B sequences of Tq queries over Tk keys each. A packed batch
+// (seq != NULL, self-attention only) is B sequences of different lengths laid
+// end to end, sequence i on rows seq[i]..seq[i+1]-1, each attending only to
+// itself: no padding is computed (Tq, Tk unused).
 typedef struct {
     int B, Tq, Tk;
+    const int *seq;  // [B + 1] row offsets of a packed batch, or NULL
     const float *bias;  // [H, Tq, Tk] added to the scores (T5), or NULL
     float *dbias;  // where the backward pass accumulates the bias gradient, or NULL
     const int *kv_start, *kv_end;  // per example, or NULL for all keys

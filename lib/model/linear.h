@@ -27,16 +27,19 @@ typedef struct {
     // Saved by linear_forward for linear_backward.
     int N;
     const float *x;  // input [N, in]
-    float *xd;  // LoRA branch input, drop(x) (== x without dropout)
-    float *mask;  // dropout mask [N, in] (0 or 1/(1-p)), NULL without dropout
-    float *h;  // xd A^T [N, r]
+    int dropped;  // the LoRA input went through dropout, with this seed
+    uint64_t dropout_seed;
+    float *h;  // drop(x) A^T [N, r]
 } linear;
 
-// y[N, out] = the layer applied to x[N, in]. rng != NULL means training
-// (LoRA dropout on); scratch buffers come from the arena.
-void linear_forward(const backend *be, arena *ar, linear *l, float *y, const float *x, int N, rng *dropout_rng);
+// y[N, out] = beta * y + the layer applied to x[N, in] (beta 1 adds the layer's
+// output to a residual stream in place). rng != NULL means training (LoRA
+// dropout on); scratch buffers come from the arena.
+void linear_forward(const backend *be, arena *ar, linear *l, float *y, const float *x, int N, float beta,
+                    rng *dropout_rng);
 // Accumulates dx[N, in] (if not NULL) and the gradients of whatever trains
-// (dw, dA, dB), given dy[N, out]. Uses the last forward call's inputs.
+// (dw, dA, dB), given dy[N, out]. Uses the last forward call's inputs; its
+// scratch buffers stay on the arena (callers rewind it per layer).
 void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy);
 
 #endif

@@ -134,27 +134,35 @@ static void llama_free(model *m) {
 
 // ---- training and logits ----------------------------------------------------------------
 
-// A right-padded batch: ids = source ++ target; the position t predicts
-// ids[t+1] where that token is part of the target.
+// A packed batch: example i is ids = source ++ target on rows seq[i]..seq[i+1]-1,
+// no padding; the row at position t predicts ids[t+1] where that token is part
+// of the target.
 typedef struct {
-    int B, T;
+    int B, N, T;  // examples, rows, the longest example
+    int *seq;  // [B + 1] row offsets
     int32_t *ids, *labels;
     int *pos;
 } llama_pass;
 
 static llama_pass make_pass(const batch *b) {
     llama_pass p = {.B = b->B};
-    for (int i = 0; i < b->B; i++)
-        if (b->n_source[i] + b->n_target[i] > p.T) p.T = b->n_source[i] + b->n_target[i];
-    size_t n = (size_t)p.B * p.T;
+    p.seq = xmalloc((size_t)(p.B + 1) * sizeof *p.seq);
+    p.seq[0] = 0;
+    for (int i = 0; i < b->B; i++) {
+        int len = b->n_source[i] + b->n_target[i];
+        if (len > p.T) p.T = len;
+        p.seq[i + 1] = p.seq[i] + len;
+    }
+    p.N = p.seq[p.B];
+    size_t n = p.N ? (size_t)p.N : 1;
     p.ids = xmalloc(n * sizeof *p.ids);
     p.labels = xmalloc(n * sizeof *p.labels);
     p.pos = xmalloc(n * sizeof *p.pos);
     for (int i = 0; i < p.B; i++) {
-        int ns = b->n_source[i], len = ns + b->n_target[i];
-        for (int t = 0; t < p.T; t++) {
-            size_t k = (size_t)i * p.T + t;
-            p.ids[k] = t < ns ? b->source[i][t] : t < len ? b->target[i][t - ns] : 0;
+        int ns = b->n_source[i], len = p.seq[i + 1] - p.seq[i];
+        for (int t = 0; t < len; t++) {
+            size_t k = (size_t)p.seq[i] + t;
+            p.ids[k] = t < ns ? b->source[i][t] : b->target[i][t - ns];
             p.labels[k] = t + 1 >= ns && t + 1 < len ? b->target[i][t + 1 - ns] : -1;
             p.pos[k] = t;
         }
@@ -162,7 +170,7 @@ static llama_pass make_pass(const batch *b) {
     return p;
 }
 
-static void free_pass(llama_pass *p) { free(p->ids), free(p->labels), free(p->pos); }
+static void free_pass(llama_pass *p) { free(p->seq), free(p->ids), free(p->labels), free(p->pos); }
 
 static void bind_grads(model *m, llama *t) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
@@ -173,19 +181,33 @@ static void bind_grads(model *m, llama *t) {
     t->head.dw = model_grad_of(m, t->head.w);
 }
 
-// Runs the embedding and every layer over the padded batch into x [B*T, C].
-static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout) {
+// Runs the embedding and every layer over the packed batch into x [N, C].
+// Training keeps every layer's activations for the backward pass. Generation
+// (cache != NULL, each example's slab room for Tmax positions) keeps only the
+// keys and values, copied into the caches, and drops the rest layer by layer.
+static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout, kv_cache *cache) {
     const backend *be = m->be;
     const model_config *c = &m->cfg;
-    int N = p->B * p->T;
+    int N = p->N;
+    size_t D = (size_t)c->n_kv_heads * c->head_dim;
     ensure_rope(m, t, p->T);
     float *x = arena_alloc(&m->ar, (size_t)N * c->d_model);
     be->embedding(x, p->ids, t->embed, N, c->d_model, 1.0f);
-    attn_geometry g = {.B = p->B, .Tq = p->T, .Tk = p->T, .causal = 1, .q_pos = p->pos, .k_pos = p->pos,
+    attn_geometry g = {.B = p->B, .seq = p->seq, .causal = 1, .q_pos = p->pos, .k_pos = p->pos,
                        .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
     for (int l = 0; l < c->n_layers; l++) {
-        attn_forward(be, &m->ar, &t->layers[l].attn, x, NULL, &g, dropout);
+        arena_mark layer = arena_get_mark(&m->ar);
+        attn_block *a = &t->layers[l].attn;
+        attn_forward(be, &m->ar, a, x, NULL, &g, dropout);
         ffn_forward(be, &m->ar, &t->layers[l].ffn, x, N, dropout);
+        if (!cache) continue;
+        for (int i = 0; i < p->B; i++) {
+            size_t from = (size_t)p->seq[i] * D, to = (size_t)i * cache[l].Tmax * D;
+            size_t n = (size_t)(p->seq[i + 1] - p->seq[i]) * D;
+            be->copy(cache[l].k + to, a->kh + from, n);
+            be->copy(cache[l].v + to, a->vh + from, n);
+        }
+        arena_rewind(&m->ar, layer);
     }
     return x;
 }
@@ -204,8 +226,8 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
     int C = c->d_model;
     bind_grads(m, t);
     llama_pass p = make_pass(b);
-    int N = p.B * p.T;
-    float *x = run_layers(m, t, &p, dropout);
+    int N = p.N;
+    float *x = run_layers(m, t, &p, dropout, NULL);
 
     // The head runs on every row when the logits are wanted, else only on the
     // rows that predict a target token (the vocabulary projection dominates).
@@ -215,7 +237,13 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
         if (logits || p.labels[k] >= 0) rows[n] = k, targets[n++] = p.labels[k];
     float *xr = gather_rows(m, x, rows, n, C);
     double loss = lm_head_forward(be, &m->ar, &t->head, xr, n, targets, dloss_scale);
-    if (logits) be->download(logits, t->head.logits, (size_t)N * c->vocab_size);
+    if (logits) {  // to the padded layout [B, T, V] the interface promises, padding rows 0
+        size_t V = (size_t)c->vocab_size;
+        memset(logits, 0, (size_t)p.B * p.T * V * sizeof *logits);
+        for (int i = 0; i < p.B; i++)
+            be->download(logits + (size_t)i * p.T * V, t->head.logits + (size_t)p.seq[i] * V,
+                         (size_t)(p.seq[i + 1] - p.seq[i]) * V);
+    }
 
     if (dloss_scale != 0.0f) {
         float *dxr = arena_alloc_zero(&m->ar, (size_t)n * C);
@@ -223,8 +251,10 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
         float *dx = arena_alloc_zero(&m->ar, (size_t)N * C);
         for (int i = 0; i < n; i++) be->add(dx + (size_t)rows[i] * C, dx + (size_t)rows[i] * C, dxr + (size_t)i * C, (size_t)C);
         for (int l = c->n_layers - 1; l >= 0; l--) {
+            arena_mark scratch = arena_get_mark(&m->ar);  // a layer's gradients are scratch
             ffn_backward(be, &m->ar, &t->layers[l].ffn, dx);
             attn_backward(be, &m->ar, &t->layers[l].attn, dx, NULL);
+            arena_rewind(&m->ar, scratch);
         }
         float *dembed = model_grad_of(m, t->embed);
         if (dembed) be->embedding_backward(dembed, dx, p.ids, N, C, 1.0f);
@@ -243,29 +273,22 @@ static void llama_generate(model *m, const batch *b, int max_new, int eos, int32
     llama *t = m->impl;
     arena *ar = &m->ar;
     int B = b->B, C = c->d_model, L = c->n_layers, D = c->n_kv_heads * c->head_dim;
-    // Prefill: the sources as one right-padded batch (no targets).
+    // Prefill: the sources as one packed batch (no targets).
     batch src = *b;
     int *zero = xcalloc((size_t)B, sizeof *zero);
     src.n_target = zero;
     llama_pass p = make_pass(&src);
     ensure_rope(m, t, p.T + max_new);
-    float *x = run_layers(m, t, &p, NULL);
-
     // Each example's keys and values go to its own cache, room for max_new more.
     int Tmax = p.T + max_new;
     kv_cache *cache = xmalloc((size_t)L * sizeof *cache);
-    for (int l = 0; l < L; l++) {
-        attn_block *a = &t->layers[l].attn;
+    for (int l = 0; l < L; l++)
         cache[l] = (kv_cache){arena_alloc(ar, (size_t)B * Tmax * D), arena_alloc(ar, (size_t)B * Tmax * D), Tmax};
-        for (int i = 0; i < B; i++) {
-            size_t from = (size_t)i * p.T * D, to = (size_t)i * Tmax * D, n = (size_t)b->n_source[i] * D;
-            be->copy(cache[l].k + to, a->kh + from, n);
-            be->copy(cache[l].v + to, a->vh + from, n);
-        }
-    }
+    float *x = run_layers(m, t, &p, NULL, cache);
+
     int *last = xmalloc((size_t)B * sizeof *last), *len = xmalloc((size_t)B * sizeof *len);
     int32_t *next = xmalloc((size_t)B * sizeof *next);
-    for (int i = 0; i < B; i++) last[i] = i * p.T + b->n_source[i] - 1, n_out[i] = 0;
+    for (int i = 0; i < B; i++) last[i] = p.seq[i] + b->n_source[i] - 1, n_out[i] = 0;
     float *xs = gather_rows(m, x, last, B, C);
     int done = 0;
     for (int s = 0; done < B; s++) {

@@ -200,7 +200,8 @@ typedef struct {
     float *x_enc, *enc_out, *enc_rstd, *enc_bias, *denc_bias, *dec_bias, *ddec_bias;
 } t5_pass;
 
-// Runs the encoder over the padded sources into p->enc_out [B*Ts, C].
+// Runs the encoder over the padded sources into p->enc_out [B*Ts, C]; keeps
+// its activations only if a backward pass follows (want_grads).
 static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     const backend *be = m->be;
     const model_config *c = &m->cfg;
@@ -212,8 +213,10 @@ static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, (size_t)c->n_heads * p->Ts * p->Ts) : NULL;
     attn_geometry g = {.B = p->B, .Tq = p->Ts, .Tk = p->Ts, .bias = p->enc_bias, .dbias = p->denc_bias, .kv_end = p->src_len};
     for (int l = 0; l < c->n_layers; l++) {
+        arena_mark layer = arena_get_mark(ar);
         attn_forward(be, ar, &t->enc[l].self, p->x_enc, NULL, &g, dropout);
         ffn_forward(be, ar, &t->enc[l].ffn, p->x_enc, N, dropout);
+        if (!want_grads) arena_rewind(ar, layer);  // no backward pass: the activations are scratch
     }
     p->enc_out = arena_alloc(ar, (size_t)N * C);
     p->enc_rstd = arena_alloc(ar, (size_t)N);
@@ -277,17 +280,21 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
         float *denc = arena_alloc_zero(ar, (size_t)Ne * C);
         lm_head_backward(be, ar, &t->head, dx);
         for (int l = c->n_decoder_layers - 1; l >= 0; l--) {
+            arena_mark scratch = arena_get_mark(ar);  // a layer's gradients are scratch
             ffn_backward(be, ar, &t->dec[l].ffn, dx);
             attn_backward(be, ar, &t->dec[l].cross, dx, denc);
             attn_backward(be, ar, &t->dec[l].self, dx, NULL);
+            arena_rewind(ar, scratch);
         }
         float *dshared = model_grad_of(m, t->shared);
         if (dshared) be->embedding_backward(dshared, dx, p.dec_ids, Nd, C, 1.0f);
         float *dxe = arena_alloc_zero(ar, (size_t)Ne * C);
         be->rmsnorm_backward(dxe, model_grad_of(m, t->enc_norm), denc, p.x_enc, t->enc_norm, p.enc_rstd, Ne, C);
         for (int l = c->n_layers - 1; l >= 0; l--) {
+            arena_mark scratch = arena_get_mark(ar);
             ffn_backward(be, ar, &t->enc[l].ffn, dxe);
             attn_backward(be, ar, &t->enc[l].self, dxe, NULL);
+            arena_rewind(ar, scratch);
         }
         if (dshared) be->embedding_backward(dshared, dxe, p.src_ids, Ne, C, 1.0f);
         if (p.denc_bias) position_bias_backward(m, model_grad_of(m, t->enc_rel), p.denc_bias, 1, p.Ts, p.Ts);
@@ -312,8 +319,8 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
     kv_cache *cross = xmalloc((size_t)L * sizeof *cross), *self = xmalloc((size_t)L * sizeof *self);
     for (int l = 0; l < L; l++) {
         cross[l] = (kv_cache){arena_alloc(ar, (size_t)B * p.Ts * D), arena_alloc(ar, (size_t)B * p.Ts * D), p.Ts};
-        linear_forward(be, ar, &t->dec[l].cross.k, cross[l].k, p.enc_out, B * p.Ts, NULL);
-        linear_forward(be, ar, &t->dec[l].cross.v, cross[l].v, p.enc_out, B * p.Ts, NULL);
+        linear_forward(be, ar, &t->dec[l].cross.k, cross[l].k, p.enc_out, B * p.Ts, 0.0f, NULL);
+        linear_forward(be, ar, &t->dec[l].cross.v, cross[l].v, p.enc_out, B * p.Ts, 0.0f, NULL);
         self[l] = (kv_cache){arena_alloc(ar, (size_t)B * max_new * D), arena_alloc(ar, (size_t)B * max_new * D), max_new};
     }
     int32_t *cur = xmalloc((size_t)B * sizeof *cur), *next = xmalloc((size_t)B * sizeof *next);

@@ -1,4 +1,8 @@
-// arena.c: a bump allocator over backend memory.
+// arena.c: a bump allocator over backend memory. Rewinding only moves the bump
+// pointer back; blocks are kept until the next reset, which, after a step that
+// needed several, keeps only the largest, grown if need be to hold the largest
+// step so far and a quarter more (so that slowly growing steps do not resize
+// every time). Once the largest step has been seen, steps allocate nothing.
 #include "nn/arena.h"
 
 #include <stdlib.h>
@@ -9,26 +13,48 @@
 #define ALIGN 16  // floats (64 bytes)
 
 struct arena_block {
-    arena_block *next;
+    arena_block *next;  // the next-newer block
     float *data;
     size_t size, used;
 };
 
 void arena_init(arena *a, const backend *be) { *a = (arena){.be = be}; }
 
-static void push_block(arena *a, size_t size) {
-    arena_block *b = xcalloc(1, sizeof *b);
+// Appends a block after the last one.
+static arena_block *push_block(arena *a, size_t size) {
+    arena_block *b = xcalloc(1, sizeof *b), **end = &a->blocks;
     b->data = a->be->alloc(size);
     b->size = size;
-    b->next = a->blocks;
-    a->blocks = b;
+    while (*end) end = &(*end)->next;
+    *end = b;
+    return b;
+}
+
+static void free_blocks(arena *a) {
+    while (a->blocks) {
+        arena_block *b = a->blocks;
+        a->blocks = b->next;
+        a->be->release(b->data);
+        free(b);
+    }
+    a->cur = NULL;
 }
 
 float *arena_alloc(arena *a, size_t n) {
     n = (n + ALIGN - 1) / ALIGN * ALIGN;
-    if (!a->blocks || a->blocks->size - a->blocks->used < n) push_block(a, n > MIN_BLOCK ? n : MIN_BLOCK);
-    float *p = a->blocks->data + a->blocks->used;
-    a->blocks->used += n;
+    if (!a->cur) a->cur = a->blocks;
+    // Move on to the next kept block, or add one, when the current one is full.
+    while (a->cur && a->cur->size - a->cur->used < n) {
+        a->cur = a->cur->next;
+        if (a->cur) a->cur->used = 0;
+    }
+    if (!a->cur) {  // a new block at least as large as all before it: few blocks in a first step
+        size_t size = n > MIN_BLOCK ? n : MIN_BLOCK, have = 0;
+        for (arena_block *b = a->blocks; b; b = b->next) have += b->size;
+        a->cur = push_block(a, size > have ? size : have);
+    }
+    float *p = a->cur->data + a->cur->used;
+    a->cur->used += n;
     a->used_total += n;
     if (a->used_total > a->peak) a->peak = a->used_total;
     return p;
@@ -40,36 +66,35 @@ float *arena_alloc_zero(arena *a, size_t n) {
     return p;
 }
 
-static void free_blocks(arena *a) {
-    while (a->blocks) {
-        arena_block *b = a->blocks;
-        a->blocks = b->next;
-        a->be->release(b->data);
-        free(b);
-    }
-}
-
 void arena_reset(arena *a) {
-    if (a->blocks && a->blocks->next) {  // several blocks: consolidate into one
+    if (a->blocks && a->blocks->next) {  // the step needed several blocks: keep the largest, resized
+        arena_block **keep = &a->blocks;
+        for (arena_block **b = &a->blocks; *b; b = &(*b)->next)
+            if ((*b)->size > (*keep)->size) keep = b;
+        arena_block *big = *keep;
+        *keep = big->next;
         free_blocks(a);
-        push_block(a, a->peak);
+        size_t want = a->peak + a->peak / 4;
+        if (big->size < want) big->data = a->be->resize(big->data, big->size = want);
+        big->next = NULL;
+        a->blocks = big;
     }
-    if (a->blocks) a->blocks->used = 0;
+    a->cur = a->blocks;
+    if (a->cur) a->cur->used = 0;
     a->used_total = 0;
 }
 
 arena_mark arena_get_mark(const arena *a) {
-    return (arena_mark){a->blocks, a->blocks ? a->blocks->used : 0, a->used_total};
+    return (arena_mark){a->cur, a->cur ? a->cur->used : 0, a->used_total};
 }
 
 void arena_rewind(arena *a, arena_mark mark) {
-    while (a->blocks != mark.block) {  // blocks added since the mark
-        arena_block *b = a->blocks;
-        a->blocks = b->next;
-        a->be->release(b->data);
-        free(b);
+    if (!mark.block) {
+        arena_reset(a);
+        return;
     }
-    if (a->blocks) a->blocks->used = mark.used;
+    a->cur = mark.block;
+    a->cur->used = mark.used;
     a->used_total = mark.used_total;
 }
 

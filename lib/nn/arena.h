@@ -1,8 +1,7 @@
 // arena.h: per-step scratch memory (activations, their gradients) from one
 // backend. Allocation is a pointer bump; reset() makes everything reusable at
-// once. Pointers stay valid until the next reset: new blocks are added, never
-// moved, and after a step that needed several blocks, reset() replaces them
-// with one block of the total size, so steady-state steps never allocate.
+// once. Pointers stay valid until the next reset: blocks are added, never
+// moved, and kept for later steps, so steady-state steps never allocate.
 #ifndef DEAL_ARENA_H
 #define DEAL_ARENA_H
 
@@ -14,7 +13,8 @@ typedef struct arena_block arena_block;
 
 typedef struct {
     const backend *be;
-    arena_block *blocks;  // newest first
+    arena_block *blocks;  // oldest first
+    arena_block *cur;  // the block allocations come from
     size_t used_total;  // floats handed out since the last reset
     size_t peak;  // the most floats one step has needed
 } arena;

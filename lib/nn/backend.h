@@ -32,6 +32,9 @@ typedef struct backend {
     // ---- memory (device buffers of floats) ----
     float *(*alloc)(size_t n);  // zero-filled
     void (*release)(float *p);
+    // A buffer of n floats in place of p (released); what it holds is undefined.
+    // Lets a growing arena keep the memory it has already touched.
+    float *(*resize)(float *p, size_t n);
     void (*zero)(float *p, size_t n);
     void (*upload)(float *dst, const float *host, size_t n);
     void (*download)(float *host, const float *src, size_t n);
@@ -96,8 +99,10 @@ typedef struct backend {
     // ---- elementwise ----
     void (*add)(float *out, const float *a, const float *b, size_t n);  // out = a + b (out may alias)
     void (*scale)(float *x, float s, size_t n);  // x *= s
-    // out = a * b; dropout is x * mask with mask values 0 or 1/(1-p).
-    void (*mul)(float *out, const float *a, const float *b, size_t n);
+    // Inverted dropout, out[N,C] = inp * mask with mask values 0 (probability p)
+    // or 1/(1-p) (out may be inp). The mask is a function of (seed, row) only,
+    // never stored: the backward pass applies the same call to the gradient.
+    void (*dropout)(float *out, const float *inp, uint64_t seed, int N, int C, float p);
     void (*copy)(float *dst, const float *src, size_t n);  // device to device, no overlap
 } backend;
 

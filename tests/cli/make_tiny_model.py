@@ -80,6 +80,8 @@ def main():
                   "num_key_value_heads": H // 2, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5,
                   "rope_theta": 10000.0, "hidden_act": "silu", "tie_word_embeddings": True,
                   "bos_token_id": 1, "eos_token_id": 2}
+        if a.tokenizer and a.tokenizer.endswith(".model"):  # deal-tokenize --train-vocab's ids (T5's)
+            config.update({"bos_token_id": None, "eos_token_id": 1, "pad_token_id": 0})
         w("model.embed_tokens.weight", V, C, std=1.0)
         w("model.norm.weight", C, value=1.0)
         for l in range(L):

@@ -84,11 +84,13 @@ python3 "$HERE/make_tiny_model.py" llama "$TMP/llama" --vocab 300 --tokenizer "$
 check_fails "t5 tokens for a llama model" "tokens in the t5 convention, but .*llama is a llama model" \
     deal-train --model "$TMP/llama" --out "$TMP/L" "$TMP/tok"
 deal-tokenize --model "$TMP/llama" "$TMP/ex.msgpack" > "$TMP/ltok"
-deal-train --model "$TMP/llama" --lr 1e-2 --batch 8 --accum 2 --epochs 3 --out "$TMP/L" "$TMP/ltok" 2>/dev/null
+deal-train --model "$TMP/llama" --lr 1e-2 --batch 8 --accum 2 --epochs 6 --out "$TMP/L" "$TMP/ltok" 2>/dev/null
 check_eq "llama adapter: PEFT names and targets" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["r"], c["target_modules"], c["task_type"])' "$TMP/L/adapter_config.json")" \
     "32 ['q_proj', 'v_proj'] CAUSAL_LM"
 deal-predict --model "$TMP/llama" --adapter "$TMP/L" "$TMP/ltok" > "$TMP/lpred.jsonl"
 lacc=$(deal-score "$TMP/lpred.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"]["reviews"])')
+# Two classes (chance 50%). The tiny LLaMA needs 6 epochs: after 3 it sits at
+# 58-75% depending on the seed, after 6 at 80-83% (seeds 1-3).
 check "the LLaMA adapter learned the task (accuracy $lacc%)" python3 -c "assert $lacc >= 75"
 
 # Bad input.

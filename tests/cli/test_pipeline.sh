@@ -58,10 +58,13 @@ check "timings recorded" grep -q "^train	1-dbpedia	" "$O/times.tsv"
 ( cd "$TMP" && run "$TMP/out" ) > "$TMP/log2" 2>&1
 check "a second run does nothing" test ! -s "$TMP/log2"
 
-# Kill a run half-way (during the second task's training), then re-run.
-( cd "$TMP" && run "$TMP/k" ) > /dev/null 2>&1 & pid=$!
-for _ in $(seq 600); do [ -e "$TMP/k/adapters/1-dbpedia/adapter_config.json" ] && break; sleep 0.05; done
-sleep 0.3; pkill -9 -P $pid 2>/dev/null; kill -9 $pid 2>/dev/null; pkill -9 -f "deal-train.*$TMP/k" 2>/dev/null; { wait $pid; } 2>/dev/null
+# Kill a run half-way (as soon as the first task's adapter exists), then re-run.
+# The run has its own process group, so one signal stops make and every tool
+# at once (the rest of this tiny run takes well over the polling interval).
+export -f run; export ROOT TMP
+setsid bash -c 'cd "$TMP" && run "$TMP/k"' > /dev/null 2>&1 & pid=$!
+for _ in $(seq 1200); do [ -e "$TMP/k/adapters/1-dbpedia/adapter_config.json" ] && break; sleep 0.02; done
+kill -9 -- -$pid 2>/dev/null; { wait $pid; } 2>/dev/null
 check "the killed run left no scores" test ! -e "$TMP/k/scores.json"
 ( cd "$TMP" && run "$TMP/k" ) > "$TMP/log3" 2>&1
 check_eq "killed and re-run: the same scores" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["matrix"], s["aa"])' "$TMP/k/scores.json")" \

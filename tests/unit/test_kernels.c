@@ -819,9 +819,31 @@ static void test_elementwise(void) {
         CHECK(x[0] == 11 && x[2] == 33);
         bes[t]->scale(x, 0.5f, 3);
         CHECK(x[0] == 5.5f && x[2] == 16.5f);
-        bes[t]->mul(out, a, b, 3);
-        CHECK(out[0] == 10 && out[1] == 40 && out[2] == 90);
     }
+}
+
+// Dropout: values 0 or x/(1-p), about p of them zero, the same mask for the same
+// seed (in place too) and in both backends, a different one for another seed.
+static void test_dropout(void) {
+    enum { N = 64, C = 100 };
+    static float x[N * C], y[N * C], z[N * C], w[N * C];
+    for (int i = 0; i < N * C; i++) x[i] = 1.0f + (float)(i % 7);
+    float p = 0.25f;
+    FAST->dropout(y, x, 42, N, C, p);
+    REF->dropout(z, x, 42, N, C, p);
+    memcpy(w, x, sizeof x);
+    FAST->dropout(w, w, 42, N, C, p);
+    int zeros = 0, same = 1, valid = 1;
+    for (int i = 0; i < N * C; i++) {
+        zeros += y[i] == 0.0f;
+        same &= y[i] == z[i] && y[i] == w[i];
+        valid &= y[i] == 0.0f || fabsf(y[i] - x[i] / (1.0f - p)) < 1e-6f;
+    }
+    CHECK(valid);
+    CHECK(same);
+    CHECK(fabs((double)zeros / (N * C) - p) < 0.03);
+    FAST->dropout(z, x, 43, N, C, p);
+    CHECK(memcmp(y, z, sizeof y) != 0);
 }
 
 int main(void) {
@@ -855,6 +877,7 @@ int main(void) {
     RUN(test_cross_entropy_bad_target);
     RUN(test_argmax);
     RUN(test_elementwise);
+    RUN(test_dropout);
     fprintf(stderr, "largest errors: fast vs reference %.3g (tolerance %g), gradient vs finite differences %.3g "
                     "(tolerance %g)\n",
             worst_vs_ref, TOL_VS_REF, worst_grad, TOL_GRAD);

@@ -15,6 +15,7 @@
 // memory.c (shared)
 float *cpu_alloc(size_t n);
 void cpu_release(float *p);
+float *cpu_resize(float *p, size_t n);
 void cpu_zero(float *p, size_t n);
 void cpu_copy(float *dst, const float *src, size_t n);
 
@@ -76,6 +77,6 @@ void cpu_argmax(int32_t *out, const float *logits, int N, int V);  // shared
 // elementwise.c (shared)
 void cpu_add(float *out, const float *a, const float *b, size_t n);
 void cpu_scale(float *x, float s, size_t n);
-void cpu_mul(float *out, const float *a, const float *b, size_t n);
+void cpu_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p);
 
 #endif
