@@ -93,7 +93,12 @@ clean:
 reference:
 	/usr/bin/python3 tests/reference/make_reference.py
 
-# Speed against transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
+# Speed: the matrix products against the machine's peak, then against
+# transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
 .PHONY: bench
-bench: all
+bench: all $(BUILD)/bench/matmul_peak
+	$(BUILD)/bench/matmul_peak
 	bench/bench_train.sh && bench/bench_generate.sh
+$(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)

@@ -58,7 +58,7 @@ after     = $(OUT)/predictions/after$(1).jsonl
 # Runs a command and appends "<phase>\t<name>\t<seconds>" to OUT/times.tsv.
 timed     = start=$$(date +%s.%N); $(3); awk -v a=$$start -v b=$$(date +%s.%N) 'BEGIN { printf "$(1)\t$(2)\t%.3f\n", b - a }' >> $(OUT)/times.tsv
 
-.PHONY: all scores report compare clean tools
+.PHONY: all scores report compare zeroshot clean tools
 all: report
 
 # The tools and the default model are built or fetched on first use.
@@ -96,7 +96,14 @@ $(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(call predictor,$(1),$(2)
 	$$(call timed,predict,after$(1)-$(call task,$(2)),$(BIN)/deal-predict --model $(MODEL) \
 	    --adapter $(call predictor,$(1),$(2)) $(PREDICT_FLAGS) -o $$@ $(call tokens,$(call task,$(2)),test))
 endef
-$(foreach i,$(INDICES),$(foreach j,$(shell seq 1 $(i)),$(eval $(call predict_rule,$(i),$(j)))))
+# pertask answers task j with task j's adapter whatever came after, so the
+# predictions after task i > j are those made right after task j.
+define same_predictions_rule
+$(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(OUT)/predictions/after$(2)-$(call task,$(2)).jsonl
+	cp $$< $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach i,$(INDICES),$(foreach j,$(shell seq 1 $(i)),$(eval $(call \
+    $(if $(and $(filter pertask,$(METHOD)),$(filter-out $(i),$(j))),same_predictions_rule,predict_rule),$(i),$(j)))))
 
 define after_rule
 $(call after,$(1)): $(foreach j,$(shell seq 1 $(1)),$(OUT)/predictions/after$(1)-$(call task,$(j)).jsonl)
@@ -121,6 +128,16 @@ $(OUT)/run.json:
 	    "$(BENCH)" "$(METHOD)" "$(MODEL)" "$(SEED)" \
 	    "make -f pipelines/$(BENCH).mk METHOD=$(METHOD) SEED=$(SEED)$(if $(QUICK), QUICK=$(QUICK))$(if $(filter command line,$(origin MODEL)), MODEL=$(MODEL))" \
 	    "$$(nproc) cores, $$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" "$$(date -u +%Y-%m-%dT%H:%MZ)" "$(TRAIN_FLAGS)" > $@
+
+# The untouched model on every task's test split, for context (no adapter).
+ZEROSHOT := out/$(BENCH)-zeroshot$(if $(filter 1,$(QUICK)),-quick)
+zeroshot: $(ZEROSHOT)/scores.json
+$(ZEROSHOT)/scores.json: $(foreach t,$(TASKS),$(ZEROSHOT)/$(t).jsonl)
+	$(BIN)/deal-score --out $@ $^
+	$(BIN)/deal-score --markdown $^
+$(ZEROSHOT)/%.jsonl: $(call tokens,%,test)
+	@mkdir -p $(@D)
+	$(BIN)/deal-predict --model $(MODEL) $(PREDICT_FLAGS) -o $@ $<
 
 # Every method on this benchmark, then one comparison table and chart.
 METHODS ?= deal seqlora inclora olora pertask replay

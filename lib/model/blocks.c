@@ -116,14 +116,19 @@ void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, con
             be->copy(c->v + at, v + b * D, D);
         }
     }
-    int max_len = 0;
-    for (int b = 0; b < B; b++) max_len = len[b] > max_len ? len[b] : max_len;
-    float *probs = arena_alloc(ar, (size_t)H * max_len);
     float *att = arena_alloc(ar, (size_t)B * H * hs);
-    for (int b = 0; b < B; b++) {
-        size_t slab = (size_t)b * c->Tmax * D;
-        be->attention(att + (size_t)b * H * hs, probs, q + (size_t)b * H * hs, c->k + slab, c->v + slab, bias, NULL,
-                      NULL, 0, a->scale, 1, 1, len[b], H, KVH, hs);
+    if (!bias) {  // one call: example b sees the first len[b] keys of its slab
+        float *probs = arena_alloc(ar, (size_t)B * H * c->Tmax);
+        be->attention(att, probs, q, c->k, c->v, NULL, NULL, len, 0, a->scale, B, 1, c->Tmax, H, KVH, hs);
+    } else {  // the bias [H, len] is laid out for exactly len keys: one example at a time
+        int max_len = 0;
+        for (int b = 0; b < B; b++) max_len = len[b] > max_len ? len[b] : max_len;
+        float *probs = arena_alloc(ar, (size_t)H * max_len);
+        for (int b = 0; b < B; b++) {
+            size_t slab = (size_t)b * c->Tmax * D;
+            be->attention(att + (size_t)b * H * hs, probs, q + (size_t)b * H * hs, c->k + slab, c->v + slab, bias,
+                          NULL, NULL, 0, a->scale, 1, 1, len[b], H, KVH, hs);
+        }
     }
     linear_forward(be, ar, &a->o, x, att, B, 1.0f, NULL);  // x += o(att)
 }

@@ -434,6 +434,7 @@ static void test_attention_vs_reference(void) {
     attn_compare(2, 5, 9, 4, 2, 5, 0, 0, 0);    // plain cross-attention shape
     attn_compare(2, 6, 6, 4, 4, 3, 1, 0, 0);    // causal self-attention
     attn_compare(3, 1, 7, 4, 1, 4, 1, 1, 1);    // one decoding step, multi-query
+    attn_compare(16, 1, 90, 9, 3, 64, 0, 0, 1); // a decoding batch (parallel), each its own keys
     attn_compare(2, 7, 4, 2, 1, 3, 1, 1, 0);    // Tq > Tk: the first queries see nothing
     attn_compare(3, 37, 61, 8, 2, 8, 1, 1, 1);  // big enough for the parallel loops
     attn_compare(2, 33, 33, 6, 6, 16, 0, 1, 1); // T5 encoder-like: bias, padding masks

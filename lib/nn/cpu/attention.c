@@ -61,6 +61,27 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
         memset(out, 0, sizeof(float) * B * Tq * qs);
         return;
     }
+    if (Tq == 1) {  // one decoding step: a row of dot products per (b,h) beats tiny BLAS calls
+        long rows = (long)B * H;
+#pragma omp parallel for if ((size_t)rows * Tk * hs >= CPU_PAR_MIN)
+        for (long r = 0; r < rows; r++) {
+            int b = (int)(r / H), h = (int)(r % H), lo, hi;
+            const float *qr = q + (size_t)b * qs + h * hs;
+            const float *kb = k + (size_t)b * Tk * ks + h / group * hs, *vb = v + (size_t)b * Tk * ks + h / group * hs;
+            float *p = probs + (size_t)r * Tk, *o = out + (size_t)b * qs + h * hs;
+            visible_keys(&lo, &hi, kv_start, kv_end, causal, b, 0, 1, Tk);
+            for (int j = lo; j < hi; j++) {
+                float dot = 0.0f;
+                for (int c = 0; c < hs; c++) dot += qr[c] * kb[(size_t)j * ks + c];
+                p[j] = scale * dot;
+            }
+            softmax_row(p, bias ? bias + (size_t)h * Tk : NULL, lo, hi, Tk);
+            for (int c = 0; c < hs; c++) o[c] = 0.0f;
+            for (int j = lo; j < hi; j++)
+                for (int c = 0; c < hs; c++) o[c] += p[j] * vb[(size_t)j * ks + c];
+        }
+        return;
+    }
     // 1. probs[b,h] = scale * q[b,:,h] @ k[b,:,h/group]^T        [Tq,Tk]
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)

@@ -1,0 +1,126 @@
+// matmul_peak.c: how close the matrix products come to this machine's fp32 peak.
+//
+//   build/bench/matmul_peak [N]        (make bench runs it; N tokens, default 2048)
+//
+// 1. The peak, measured: every thread runs independent fused multiply-adds on
+//    registers only (AVX-512 where the CPU has it, else AVX2), no memory
+//    traffic, so no real kernel can beat it.
+// 2. The products the models run, through the CPU backend's matmul and
+//    matmul_backward (OpenBLAS), at SmolLM2-135M's shapes over N tokens: the
+//    attention and MLP projections forward, and backward as LoRA training runs
+//    them (input gradient only: frozen weights get no weight gradient).
+// Prints GFLOP/s and the share of the peak for each, as a Markdown table.
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "base/util.h"
+#include "nn/backend.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#define CHAINS 12  // independent accumulators: enough to hide the FMA latency
+
+// n rounds of CHAINS fused multiply-adds of 16 (or 8) floats; returns flops.
+__attribute__((target("avx512f"))) static double fma_avx512(long n, float *sink) {
+    __m512 acc[CHAINS], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps((float)c);
+    for (long i = 0; i < n; i++)
+#pragma GCC unroll 16  // unrolled, the accumulators live in registers
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], m, a);
+    for (int c = 1; c < CHAINS; c++) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+    *sink = _mm512_reduce_add_ps(acc[0]);
+    return 2.0 * 16 * CHAINS * (double)n;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_avx2(long n, float *sink) {
+    __m256 acc[CHAINS], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps((float)c);
+    for (long i = 0; i < n; i++)
+#pragma GCC unroll 16
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], m, a);
+    float out[8];
+    for (int c = 1; c < CHAINS; c++) acc[0] = _mm256_add_ps(acc[0], acc[c]);
+    _mm256_storeu_ps(out, acc[0]);
+    *sink = out[0];
+    return 2.0 * 8 * CHAINS * (double)n;
+}
+
+// The machine's fp32 peak in GFLOP/s over all OpenMP threads (best of 3).
+static double peak_gflops(const char **isa) {
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f");
+    *isa = avx512 ? "AVX-512" : "AVX2";
+    double best = 0.0;
+    for (int rep = 0; rep < 3; rep++) {
+        double flops = 0.0, t0 = now();
+#pragma omp parallel reduction(+ : flops)
+        {
+            float sink;
+            flops += avx512 ? fma_avx512(20000000, &sink) : fma_avx2(20000000, &sink);
+            if (sink == 12345.0f) printf(" ");  // keep the result alive
+        }
+        double g = flops / (now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+
+typedef struct {
+    const char *name;
+    int in, out;
+} shape;
+
+// GFLOP/s of one product (the median of 5 runs, after a warm-up).
+static double time_product(const backend *be, int backward, float *x, float *w, float *y, float *dx, int N,
+                           int in, int out) {
+    double t[5];
+    for (int rep = -1; rep < 5; rep++) {
+        double t0 = now();
+        if (backward) be->matmul_backward(dx, NULL, y, x, w, N, in, out, 1.0f);
+        else be->matmul(y, x, w, N, in, out, 1.0f, 0.0f);
+        if (rep >= 0) t[rep] = now() - t0;
+    }
+    for (int i = 0; i < 5; i++)  // sort for the median
+        for (int j = i + 1; j < 5; j++)
+            if (t[j] < t[i]) {
+                double s = t[i];
+                t[i] = t[j], t[j] = s;
+            }
+    return 2.0 * N * in * (double)out / t[2] / 1e9;
+}
+
+int main(int argc, char **argv) {
+    deal_set_tool("matmul_peak");
+    int N = argc > 1 ? atoi(argv[1]) : 2048;
+    if (N <= 0) die("usage: matmul_peak [N tokens > 0]");
+    const backend *be = backend_cpu();
+    const char *isa;
+    double peak = peak_gflops(&isa);
+    printf("%d threads; %s\n\n", omp_get_max_threads(), be->describe());
+    printf("fp32 peak (%s fused multiply-adds on registers): %.1f GFLOP/s\n\n", isa, peak);
+    printf("| product (N = %d tokens) | in | out | GFLOP/s | share of peak |\n| --- | ---: | ---: | ---: | ---: |\n", N);
+    // SmolLM2-135M: d_model 576, 9 query heads and 3 kv heads of 64, MLP 1536.
+    const shape shapes[] = {{"q / o projection", 576, 576}, {"k / v projection", 576, 192},
+                            {"MLP gate / up", 576, 1536}, {"MLP down", 1536, 576}};
+    for (int backward = 0; backward < 2; backward++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int in = shapes[s].in, out = shapes[s].out;
+            float *x = be->alloc((size_t)N * in), *w = be->alloc((size_t)in * out);
+            float *y = be->alloc((size_t)N * out), *dx = be->alloc((size_t)N * in);
+            for (size_t i = 0; i < (size_t)N * in; i++) x[i] = (float)(i % 17) * 0.01f;
+            for (size_t i = 0; i < (size_t)in * out; i++) w[i] = (float)(i % 13) * 0.01f;
+            for (size_t i = 0; i < (size_t)N * out; i++) y[i] = (float)(i % 11) * 0.01f;
+            double g = time_product(be, backward, x, w, y, dx, N, in, out);
+            printf("| %s, %s | %d | %d | %.1f | %.0f%% |\n", shapes[s].name,
+                   backward ? "backward (input gradient)" : "forward", in, out, g, 100.0 * g / peak);
+            be->release(x), be->release(w), be->release(y), be->release(dx);
+        }
+    return 0;
+}
