@@ -87,10 +87,10 @@ setup() {
         fi
         if [ ! -s "$S/$m.test.tok" ]; then
             "$BIN/deal-prep" agnews --split train | "$BIN/deal-tokenize" --model "$S/$m" --max-source 256 2>/dev/null |
-                "$BIN/deal-cat" --header | "$PY" "$ROOT/bench/stream_head.py" 256 > "$S/$m.train.tok"
+                "$BIN/deal-cat" --header | "$PY" "$ROOT/tests/cli/json2stream.py" --head 256 > "$S/$m.train.tok"
             "$BIN/deal-prep" agnews --split test | "$BIN/deal-tokenize" --model "$S/$m" --max-source 256 2>/dev/null |
-                "$BIN/deal-cat" --header | "$PY" "$ROOT/bench/stream_head.py" 64 > "$S/$m.test.tok"
-            "$BIN/deal-cat" --header "$S/$m.test.tok" | "$PY" "$ROOT/bench/stream_head.py" 0 > "$S/$m.empty.tok"
+                "$BIN/deal-cat" --header | "$PY" "$ROOT/tests/cli/json2stream.py" --head 64 > "$S/$m.test.tok"
+            "$BIN/deal-cat" --header "$S/$m.test.tok" | "$PY" "$ROOT/tests/cli/json2stream.py" --head 0 > "$S/$m.empty.tok"
         fi
     done
     SETUP=$S

@@ -51,8 +51,6 @@ N        := $(words $(TASKS))
 INDICES  := $(shell seq 1 $(N))
 task      = $(word $(1),$(TASKS))
 adapter   = $(OUT)/adapters/$(1)-$(call task,$(1))
-# pertask is the oracle: after task i, task j is answered by task j's own adapter.
-predictor = $(call adapter,$(if $(filter pertask,$(METHOD)),$(2),$(1)))
 tokens    = $(CACHE)/$(1).$(2).n$(if $(filter train,$(2)),$(LIMIT_TRAIN),$(LIMIT_TEST)).s$(SEED).m$(MAX_SOURCE).msgpack.zst
 after     = $(OUT)/predictions/after$(1).jsonl
 # Runs a command and appends "<phase>\t<name>\t<seconds>" to OUT/times.tsv.
@@ -90,14 +88,14 @@ $(foreach i,$(INDICES),$(eval $(call train_rule,$(i))))
 
 # ---- predictions: after task i, every task j <= i ------------------------------------------
 define predict_rule
-$(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(call predictor,$(1),$(2))/adapter_config.json \
+$(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(call adapter,$(1))/adapter_config.json \
     $(call tokens,$(call task,$(2)),test)
 	@mkdir -p $(OUT)/predictions
 	$$(call timed,predict,after$(1)-$(call task,$(2)),$(BIN)/deal-predict --model $(MODEL) \
-	    --adapter $(call predictor,$(1),$(2)) $(PREDICT_FLAGS) -o $$@ $(call tokens,$(call task,$(2)),test))
+	    --adapter $(call adapter,$(1)) $(PREDICT_FLAGS) -o $$@ $(call tokens,$(call task,$(2)),test))
 endef
-# pertask answers task j with task j's adapter whatever came after, so the
-# predictions after task i > j are those made right after task j.
+# pertask is the oracle: task j is answered by task j's own adapter whatever
+# came after, so the predictions after task i > j are those made right after j.
 define same_predictions_rule
 $(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(OUT)/predictions/after$(2)-$(call task,$(2)).jsonl
 	cp $$< $$@.tmp && mv $$@.tmp $$@

@@ -42,7 +42,6 @@ static void free_blocks(arena *a) {
 
 float *arena_alloc(arena *a, size_t n) {
     n = (n + ALIGN - 1) / ALIGN * ALIGN;
-    if (!a->cur) a->cur = a->blocks;
     // Move on to the next kept block, or add one, when the current one is full.
     while (a->cur && a->cur->size - a->cur->used < n) {
         a->cur = a->cur->next;

@@ -14,6 +14,7 @@
 #include "methods/svd.h"
 #include "model/model.h"
 #include "test.h"
+#include "toy_batch.h"
 #include "train/adapter.h"
 
 #define FD_EPS 1e-3f
@@ -381,33 +382,8 @@ static model *load_prev(const char *name) {
     return m;
 }
 
-typedef struct {
-    batch b;
-    int32_t ids[2][2][9];
-    int n_source[2], n_target[2];
-    int32_t *src[2], *tgt[2];
-} toy_batch;
-
-static void toy_init(toy_batch *t, int vocab) {
-    int ns[2] = {7, 5}, nt[2] = {3, 4};
-    for (int e = 0; e < 2; e++) {
-        for (int i = 0; i < 9; i++) t->ids[e][0][i] = (int32_t)(2 + (13 * i + 5 * e + 1) % (vocab - 2));
-        for (int i = 0; i < 9; i++) t->ids[e][1][i] = (int32_t)(2 + (7 * i + 11 * e + 3) % (vocab - 2));
-        t->src[e] = t->ids[e][0], t->tgt[e] = t->ids[e][1];
-        t->n_source[e] = ns[e], t->n_target[e] = nt[e];
-    }
-    t->b = (batch){2, t->src, t->tgt, t->n_source, t->n_target};
-}
-
 static size_t logits_n(const model *m) {  // T5: [B, max target, V]; LLaMA: [B, max(source + target), V]
     return (size_t)2 * (m->cfg.arch == ARCH_T5 ? 4 : 10) * m->cfg.vocab_size;
-}
-
-static float *logits_of(model *m, method *me, const batch *b) {
-    float *logits = xmalloc(logits_n(m) * sizeof *logits);
-    if (me && me->before_forward) me->before_forward(me, m);
-    model_step(m, b, NULL, 0.0f, logits);
-    return logits;
 }
 
 static deal_options small_options(void) {
@@ -423,7 +399,7 @@ static void test_identity_at_init(void) {
         model *prev = load_prev(fixtures[f]);
         toy_batch tb;
         toy_init(&tb, prev->cfg.vocab_size);
-        float *want = logits_of(prev, NULL, &tb.b);
+        float *want = logits_of(prev, NULL, &tb.b, logits_n(prev));
         for (int ret = 0; ret < 3; ret++)
             for (int mlp = 0; mlp < 2; mlp++)
                 for (int variant = 0; variant < 4; variant++) {  // both branches, A, B, both + factors
@@ -435,7 +411,7 @@ static void test_identity_at_init(void) {
                     rng init;
                     rng_seed(&init, 9);
                     method *me = method_deal(m, &o, &init);
-                    float *got = logits_of(m, me, &tb.b);
+                    float *got = logits_of(m, me, &tb.b, logits_n(m));
                     int same = memcmp(got, want, logits_n(m) * sizeof *got) == 0;
                     if (!same) fprintf(stderr, "  %s: retention %d mlp %d variant %d differs\n", fixtures[f], ret, mlp, variant);
                     CHECK(same);
@@ -492,7 +468,7 @@ static void test_materialised_equals_on_the_fly(void) {
             perturb(me, &r, 0.2f);
             toy_batch tb;
             toy_init(&tb, m->cfg.vocab_size);
-            float *fly = logits_of(m, me, &tb.b);
+            float *fly = logits_of(m, me, &tb.b, logits_n(m));
             char tmpl[] = "/tmp/test_deal_XXXXXX";
             char *dir = mkdtemp(tmpl), *out = xasprintf("%s/adapter", dir);
             char *fdir = xasprintf("tests/reference/fixtures/%s", fixtures[f]), *prev_dir = xasprintf("%s/adapter", fdir);
@@ -502,11 +478,11 @@ static void test_materialised_equals_on_the_fly(void) {
             method_save(me, m, &lc, &rec, "base", out);
             model *fresh = model_load(fdir, backend_cpu());
             adapter_load(fresh, out);
-            float *saved = logits_of(fresh, NULL, &tb.b);
+            float *saved = logits_of(fresh, NULL, &tb.b, logits_n(fresh));
             CHECK(memcmp(fly, saved, logits_n(m) * sizeof *fly) == 0);
             // ... and differs from the previous adapter's: the parameters did something.
             model *prev = load_prev(fixtures[f]);
-            float *before = logits_of(prev, NULL, &tb.b);
+            float *before = logits_of(prev, NULL, &tb.b, logits_n(prev));
             CHECK(memcmp(fly, before, logits_n(m) * sizeof *fly) != 0);
             adapter_record back = record_read(out);
             CHECK_STR(back.method, "deal");

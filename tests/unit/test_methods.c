@@ -13,6 +13,7 @@
 #include "methods/replay.h"
 #include "model/model.h"
 #include "test.h"
+#include "toy_batch.h"
 #include "train/adapter.h"
 
 static trainable *param_named(const method *me, const char *suffix) {
@@ -101,31 +102,6 @@ static void test_olora_first_task(void) {
 // ---- the stack on a model -------------------------------------------------------
 
 static const char *fixture = "tests/reference/fixtures/t5_v1_1";
-
-typedef struct {
-    batch b;
-    int32_t ids[2][2][9];
-    int n_source[2], n_target[2];
-    int32_t *src[2], *tgt[2];
-} toy_batch;
-
-static void toy_init(toy_batch *t, int vocab) {
-    int ns[2] = {7, 5}, nt[2] = {3, 4};
-    for (int e = 0; e < 2; e++) {
-        for (int i = 0; i < 9; i++) t->ids[e][0][i] = (int32_t)(2 + (13 * i + 5 * e + 1) % (vocab - 2));
-        for (int i = 0; i < 9; i++) t->ids[e][1][i] = (int32_t)(2 + (7 * i + 11 * e + 3) % (vocab - 2));
-        t->src[e] = t->ids[e][0], t->tgt[e] = t->ids[e][1];
-        t->n_source[e] = ns[e], t->n_target[e] = nt[e];
-    }
-    t->b = (batch){2, t->src, t->tgt, t->n_source, t->n_target};
-}
-
-static float *logits_of(model *m, method *me, const batch *b, size_t n) {
-    float *logits = xmalloc(n * sizeof *logits);
-    if (me && me->before_forward) me->before_forward(me, m);
-    model_step(m, b, NULL, 0.0f, logits);
-    return logits;
-}
 
 static method_options options(const char *kind, const char *init, const char *task) {
     return (method_options){.kind = method_find(kind), .init = init, .task = task, .alpha = 32, .lambda1 = NAN,
