@@ -24,7 +24,9 @@ ifeq ($(CUDA),0)
 endif
 ifneq ($(NVCC),)
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
-  NVCCFLAGS ?= -O2 -g
+  # Ampere (A100) and Hopper (H100/H200) code, plus PTX that newer GPUs compile on load.
+  CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+  NVCCFLAGS ?= -O2 -g -std=c++20 $(CUDA_ARCH)
   CPPFLAGS  += -DDEAL_CUDA=1
   LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
   CU_SRC    := $(shell find lib -name '*.cu')

@@ -51,15 +51,15 @@ run_hf() {  # MODEL BATCH DTYPE CORETYPE WAIT REP
     with_env "$c" "$w" "$PY" "$ROOT/bench/hf_generate.py" --model "$SETUP/$m" --tokens "$SETUP/$m.test.tok" \
         --deal-cat "$BIN/deal-cat" --dtype "$d" --threads "$THREADS" --batch "$b" --max-new-tokens 8 \
         --ids "$WORK/hf-$d.$m.$b.ids" > "$WORK/hf.json"
-    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(bench="generate", coretype=sys.argv[2], wait=sys.argv[3], rep=int(sys.argv[4]), loadavg_before=float(sys.argv[5])); print(json.dumps(r))' \
-        "$WORK/hf.json" "$c" "$w" "$rep" "$la" >> "$R"
+    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(bench="generate", coretype=sys.argv[2], wait=sys.argv[3], rep=int(sys.argv[4]), loadavg_before=float(sys.argv[5]), model=sys.argv[6]); print(json.dumps(r))' \
+        "$WORK/hf.json" "$c" "$w" "$rep" "$la" "$m" >> "$R"
 }
 
 check_same() {  # MODEL BATCH: deal's predictions vs HF's (fp32 and bf16), as text
     local m=$1 b=$2 d
     for d in fp32 bf16; do
         [ -s "$WORK/hf-$d.$m.$b.ids" ] || continue
-        "$BIN/deal-tokenize" --tokenizer "$SETUP/spiece.model" --decode --skip-special < "$WORK/hf-$d.$m.$b.ids" > "$WORK/hf.txt"
+        "$BIN/deal-tokenize" --model "$SETUP/$m" --decode --skip-special < "$WORK/hf-$d.$m.$b.ids" > "$WORK/hf.txt"
         "$PY" - "$WORK/deal.$m.$b.jsonl" "$WORK/hf.txt" "$m" "$b" "$d" >> "$C" <<'PY'
 import json, sys
 ours = [json.loads(l)["prediction"] for l in open(sys.argv[1])]

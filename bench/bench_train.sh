@@ -50,8 +50,8 @@ run_hf() {  # MODEL DTYPE CORETYPE WAIT REP
     with_env "$c" "$w" "$PY" "$ROOT/bench/hf_train.py" --model "$SETUP/$m" --tokens "$SETUP/$m.train.tok" \
         --deal-cat "$BIN/deal-cat" --dtype "$d" --threads "$THREADS" --batch 8 --seed 1 --lora-r 16 --lora-alpha 32 \
         --lora-dropout 0.1 --lr 1e-4 --max-grad-norm 1 > "$WORK/hf.json"
-    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(bench="train", coretype=sys.argv[2], wait=sys.argv[3], rep=int(sys.argv[4]), loadavg_before=float(sys.argv[5])); print(json.dumps(r))' \
-        "$WORK/hf.json" "$c" "$w" "$rep" "$la" >> "$R"
+    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(bench="train", coretype=sys.argv[2], wait=sys.argv[3], rep=int(sys.argv[4]), loadavg_before=float(sys.argv[5]), model=sys.argv[6]); print(json.dumps(r))' \
+        "$WORK/hf.json" "$c" "$w" "$rep" "$la" "$m" >> "$R"
 }
 
 read -r -a variants <<< "$VARIANTS"

@@ -9,7 +9,8 @@
 #   BENCH_REPS        repetitions; every number is the median of these (default 3)
 #   BENCH_THREADS     threads for both sides: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
 #                     torch.set_num_threads (default 2)
-#   BENCH_MODELS      "t5 llama" (default both)
+#   BENCH_MODELS      of "t5 llama smollm2" (default all three; smollm2 is the embedded
+#                     default model, scripts/get-default-model.sh)
 #   BENCH_VARIANTS    what runs, each IMPL/CORETYPE/WAIT: IMPL deal, hf-fp32 or hf-bf16;
 #                     CORETYPE the OpenBLAS kernels (OPENBLAS_CORETYPE and DEAL_BLAS_CORETYPE
 #                     both set to it; "unset": neither, each side picks); WAIT the libgomp
@@ -23,7 +24,7 @@ PY=${BENCH_PYTHON:-/usr/bin/python3}
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 REPS=${BENCH_REPS:-3}
 THREADS=${BENCH_THREADS:-2}
-MODELS=${BENCH_MODELS:-t5 llama}
+MODELS=${BENCH_MODELS:-t5 llama smollm2}
 VARIANTS=${BENCH_VARIANTS:-deal/unset/default deal/Haswell/default deal/unset/passive hf-fp32/SkylakeX/default hf-fp32/SkylakeX/passive hf-bf16/SkylakeX/default}
 if [ -z "${DEAL_DATA:-}" ]; then
     for d in "${DEAL_SHARED:-/nonexistent}/data/CL_Benchmark" "$ROOT/../shared/data/CL_Benchmark" "$ROOT/data/CL_Benchmark"; do
@@ -70,7 +71,7 @@ time_field() {
 }
 
 # setup: the SentencePiece vocabulary (our trainer, 8000 pieces on all 4,000 agnews
-# train records), both models, and per model the token streams: train.tok (the
+# train records), the random models (smollm2: the installed default model), and per model the token streams: train.tok (the
 # first 256 of deal-prep's default 1,000-record train sample, --max-source 256),
 # test.tok (the first 64 of the default 500-record test sample), empty.tok (the
 # header alone). Made once; delete $OUT/setup to redo.
@@ -82,7 +83,10 @@ setup() {
         "$BIN/deal-tokenize" --train-vocab 8000 --out "$S/spiece.model" "$S/agnews.all.msgpack"
     fi
     for m in $MODELS; do
-        if [ ! -s "$S/$m/model.safetensors" ]; then
+        if [ "$m" = smollm2 ]; then  # the real pre-trained default, with its own tokenizer
+            [ -s "$ROOT/models/smollm2-135m-instruct/config.json" ] || "$ROOT/scripts/get-default-model.sh"
+            ln -sfn "$ROOT/models/smollm2-135m-instruct" "$S/smollm2"
+        elif [ ! -s "$S/$m/model.safetensors" ]; then
             "$PY" "$ROOT/bench/make_bench_model.py" "$S" --only "$m" --tokenizer "$S/spiece.model"
         fi
         if [ ! -s "$S/$m.test.tok" ]; then

@@ -14,6 +14,7 @@
 #   DATA      the CL_Benchmark folder (default $DEAL_DATA, else data/CL_Benchmark)
 #   OUT       where everything goes (default out/BENCH-METHOD)
 #   SEED      seed of the data sample, initialisation, order and dropout (default 1)
+#   DEVICE    cpu (default) or cuda: where deal-train and deal-predict run
 #   TRAIN_FLAGS, PREDICT_FLAGS   extra flags for deal-train / deal-predict
 #   LIMIT_TRAIN, LIMIT_TEST      examples per task (default 1000 / 500; QUICK=1: 200 / 100)
 #   MAX_SOURCE                   source tokens kept per example (default 512)
@@ -31,6 +32,7 @@ METHOD   ?= deal
 # The benchmark data: $DEAL_DATA, else data/CL_Benchmark, else a shared copy beside the clone.
 DATA     ?= $(or $(DEAL_DATA),$(firstword $(wildcard data/CL_Benchmark $(ROOT)/data/CL_Benchmark $(ROOT)/../shared/data/CL_Benchmark)),data/CL_Benchmark)
 SEED     ?= 1
+DEVICE   ?= cpu
 ifeq ($(QUICK),1)
   LIMIT_TRAIN ?= 200
   LIMIT_TEST  ?= 100
@@ -45,7 +47,10 @@ TOKENIZE := $(BIN)/deal-tokenize $(if $(TOKENIZER),--tokenizer $(TOKENIZER),--mo
 # settings are deal-train's own defaults (lr 1e-5, batch 8 x 4).
 TRAIN_FLAGS   ?= --lr 5e-4 --batch 8 --accum 1
 PREDICT_FLAGS ?= --batch 16 --max-new-tokens 20
-TRAIN    := $(BIN)/deal-train --model $(MODEL) --method $(METHOD) --seed $(SEED) --save-every 10 --resume $(TRAIN_FLAGS)
+# Each tool runs with its share of the cores under make -jN (pipelines/share-cores).
+TRAIN    := $(ROOT)/pipelines/share-cores $(BIN)/deal-train --model $(MODEL) --device $(DEVICE) --method $(METHOD) \
+            --seed $(SEED) --save-every 10 --resume $(TRAIN_FLAGS)
+PREDICT  := $(ROOT)/pipelines/share-cores $(BIN)/deal-predict --model $(MODEL) --device $(DEVICE) $(PREDICT_FLAGS)
 
 N        := $(words $(TASKS))
 INDICES  := $(shell seq 1 $(N))
@@ -91,8 +96,8 @@ define predict_rule
 $(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(call adapter,$(1))/adapter_config.json \
     $(call tokens,$(call task,$(2)),test)
 	@mkdir -p $(OUT)/predictions
-	$$(call timed,predict,after$(1)-$(call task,$(2)),$(BIN)/deal-predict --model $(MODEL) \
-	    --adapter $(call adapter,$(1)) $(PREDICT_FLAGS) -o $$@ $(call tokens,$(call task,$(2)),test))
+	$$(call timed,predict,after$(1)-$(call task,$(2)),$(PREDICT) \
+	    --adapter $(call adapter,$(1)) -o $$@ $(call tokens,$(call task,$(2)),test))
 endef
 # pertask is the oracle: task j is answered by task j's own adapter whatever
 # came after, so the predictions after task i > j are those made right after j.
@@ -135,7 +140,7 @@ $(ZEROSHOT)/scores.json: $(foreach t,$(TASKS),$(ZEROSHOT)/$(t).jsonl)
 	$(BIN)/deal-score --markdown $^
 $(ZEROSHOT)/%.jsonl: $(call tokens,%,test)
 	@mkdir -p $(@D)
-	$(BIN)/deal-predict --model $(MODEL) $(PREDICT_FLAGS) -o $@ $<
+	$(PREDICT) -o $@ $<
 
 # Every method on this benchmark, then one comparison table and chart.
 METHODS ?= deal seqlora inclora olora pertask replay

@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Exit codes of every tool (design.md): 1 bad input or usage, 2 internal error.
 enum { EXIT_BAD_INPUT = 1, EXIT_INTERNAL = 2 };
 
@@ -61,5 +65,9 @@ long parse_long_option(const char *option, const char *value, long min, long max
 // 64-bit FNV-1a, for fingerprints of vocabularies (not for security).
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
 #define FNV1A64_INIT 0xcbf29ce484222325ULL
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1 } device_kind;
 
 typedef struct backend {
@@ -111,5 +115,15 @@ const backend *backend_cpu(void);
 // The plain reference CPU backend: straightforward loops, no BLAS, for testing
 // the fast paths against.
 const backend *backend_cpu_reference(void);
+// The CUDA backend (only in builds with CUDA, DEAL_CUDA): cuBLAS and kernels,
+// buffers in managed memory, every operation synchronous (lib/nn/cuda/cuda.h).
+const backend *backend_cuda(void);
+// The backend a tool's --device names: "cpu", or "cuda" (dies with a clear
+// message when this build has no CUDA or the machine no CUDA device).
+const backend *backend_for_device(const char *device);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -99,6 +99,13 @@ deal-tokenize --tokenizer "$TMP/sp2.model" "$TMP/ex.msgpack" > "$TMP/tok2"
 check_fails "tokens from another tokenizer" "made with another tokenizer" deal-train --model "$TMP/t5" --out "$TMP/X" "$TMP/tok2"
 check_fails "an examples stream" "a stream of examples, expected tokens" deal-train --model "$TMP/t5" --out "$TMP/X" "$TMP/ex.msgpack"
 check_fails "unknown option" "unrecognized option" deal-train --model "$TMP/t5" --out "$TMP/X" --nope
+check_fails "unknown device" "--device tpu: unknown device" deal-train --model "$TMP/t5" --out "$TMP/X" --device tpu "$TMP/tok"
+# --device cuda trains where there is a GPU, and otherwise says why it cannot.
+if deal-train --model "$TMP/t5" --out "$TMP/gpu" --device cuda --stop-after 1 "$TMP/tok" 2>"$TMP/gpu.err"; then
+    check "--device cuda: a checkpoint after one step" test -f "$TMP/gpu.ckpt"
+else
+    check "--device cuda without a GPU: says why" grep -Eq -- "--device cuda: (no CUDA device|this build has no CUDA)" "$TMP/gpu.err"
+fi
 check_fails "missing --model" "--model DIR and --out DIR are required" deal-train --out "$TMP/X" "$TMP/tok"
 check_fails "bad rank" "--lora-r: expected an integer" deal-train --model "$TMP/t5" --out "$TMP/X" --lora-r 0 "$TMP/tok"
 check_fails "no model folder" "nowhere/config.json" deal-train --model "$TMP/nowhere" --out "$TMP/X" "$TMP/tok"

@@ -1,6 +1,6 @@
 // test_cuda_link.c: the CUDA build links against the CUDA runtime and cuBLAS
 // and answers sensibly with or without a device (this machine has none).
-#include "cuda/cuda_info.h"
+#include "nn/cuda/device.h"
 #include "test.h"
 
 static void test_describe(void) {

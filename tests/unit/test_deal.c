@@ -13,6 +13,7 @@
 #include "methods/registry.h"
 #include "methods/svd.h"
 #include "model/model.h"
+#include "buffers.h"
 #include "test.h"
 #include "toy_batch.h"
 #include "train/adapter.h"
@@ -241,12 +242,6 @@ static double loss_of(void *ctx) {  // L = sum G * Y'
     double s = 0;
     for (size_t k = 0; k < c->n; k++) s += (double)c->G[k] * out[k];
     return s;
-}
-
-static double max_abs(const float *x, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
 }
 
 static double central_difference(double (*f)(void *), void *ctx, float *x, float eps) {

@@ -8,6 +8,7 @@
 //     accumulated onto random values to check the += contract;
 //  3. hand-worked values and edge cases (fully masked queries, huge logits).
 #include "../test.h"
+#include "../buffers.h"
 
 #include <stdint.h>
 
@@ -15,7 +16,6 @@
 #include "base/util.h"
 #include "nn/backend.h"
 
-static rng R;
 static const backend *FAST, *REF;
 static double worst_vs_ref, worst_grad;  // the largest errors seen, for the summary line
 
@@ -25,42 +25,10 @@ static double worst_vs_ref, worst_grad;  // the largest errors seen, for the sum
 
 // ---- helpers ----
 
-// n uniform values in [lo, hi).
-static float *rand_buf(size_t n, float lo, float hi) {
-    float *x = xmalloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_float(&R);
-    return x;
-}
-
-static float *copy_buf(const float *x, size_t n) {
-    float *y = xmalloc(sizeof(float) * (n ? n : 1));
-    memcpy(y, x, sizeof(float) * n);
-    return y;
-}
-
-static float *zero_buf(size_t n) { return xcalloc(n ? n : 1, sizeof(float)); }
-
-static double max_abs(const float *x, size_t n) {
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
-}
-
 static double dot(const float *a, const float *b, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;
-}
-
-// max |a - b| relative to max |b| (NaN anywhere counts as infinitely wrong).
-static double rel_err(const float *a, const float *b, size_t n) {
-    double e = 0.0, m = max_abs(b, n);
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d != d) return INFINITY;
-        e = fmax(e, d);
-    }
-    return m > 0 ? e / m : e;
 }
 
 // Records a fast-vs-reference comparison.
@@ -599,7 +567,7 @@ static rope_case rope_make(int B, int T, int H, int hs) {
     rope_case c = {.B = B, .T = T, .H = H, .hs = hs, .max_pos = 64};
     c.n = (size_t)B * T * H * hs;
     c.pos = xmalloc(sizeof(int) * B * T);
-    for (int i = 0; i < B * T; i++) c.pos[i] = (int)rng_below(&R, c.max_pos);  // any order, repeats
+    for (int i = 0; i < B * T; i++) c.pos[i] = (int)rng_below(&TEST_RNG, c.max_pos);  // any order, repeats
     c.cos = zero_buf((size_t)c.max_pos * hs / 2), c.sin = zero_buf((size_t)c.max_pos * hs / 2);
     for (int p = 0; p < c.max_pos; p++)
         for (int i = 0; i < hs / 2; i++) {
@@ -741,7 +709,7 @@ static void test_cross_entropy_vs_reference(void) {
     size_t n = (size_t)N * V;
     float *logits = rand_buf(n, -8, 8), *df = rand_buf(n, -1, 1), *dr = rand_buf(n, -1, 1);
     int32_t *targets = xmalloc(sizeof(int32_t) * N);
-    for (int i = 0; i < N; i++) targets[i] = i % 5 == 2 ? -100 : (int32_t)rng_below(&R, V);
+    for (int i = 0; i < N; i++) targets[i] = i % 5 == 2 ? -100 : (int32_t)rng_below(&TEST_RNG, V);
     double lf = FAST->cross_entropy(df, logits, targets, N, V, 0.125f);
     double lr = REF->cross_entropy(dr, logits, targets, N, V, 0.125f);
     CHECK_NEAR(lf, lr, 1e-9 * fabs(lr));
@@ -849,7 +817,7 @@ static void test_dropout(void) {
 
 int main(void) {
     deal_set_tool("test_kernels");
-    rng_seed(&R, 20240611);
+    rng_seed(&TEST_RNG, 20240611);
     FAST = backend_cpu();
     REF = backend_cpu_reference();
     RUN(test_memory);

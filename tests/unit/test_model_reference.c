@@ -3,6 +3,7 @@
 // make_reference.py): logits, loss, LoRA gradients, full-model gradients,
 // three AdamW steps with clipping, and greedy generations. Tolerances are the
 // ones the fixture states (fp32: logits ~1e-4, gradients ~1e-3 relative).
+// All of it on the CPU backend, and again on the CUDA one where a device is.
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,9 +12,15 @@
 #include "methods/method.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#ifdef DEAL_CUDA
+#include "nn/cuda/device.h"
+#endif
 #include "test.h"
 #include "train/adamw.h"
 #include "train/adapter.h"
+
+// The backend under test: the CPU one, then (test_cuda) the CUDA one.
+static const backend *BE;
 
 static const char *fixtures[] = {"t5_v1_0", "t5_v1_1", "llama_gqa", "llama_tied"};
 
@@ -145,7 +152,7 @@ static void check_grad(const fixture *f, const char *ref_name, const float *ours
 // LoRA: logits, loss and every factor's gradient.
 static void lora_forward_backward(const char *name) {
     fixture f = open_fixture(name);
-    model *m = model_load(f.dir, backend_cpu());
+    model *m = model_load(f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
     for (int i = 0; i < m->n_linears; i++) {  // gradients for the factors
@@ -182,7 +189,7 @@ static void lora_forward_backward(const char *name) {
 // Full fine-tuning: every weight's gradient.
 static void full_forward_backward(const char *name) {
     fixture f = open_fixture(name);
-    model *m = model_load(f.dir, backend_cpu());
+    model *m = model_load(f.dir, BE);
     model_train_all_weights(m);
     long count = batch_target_tokens(&f.b);
     float *logits = xmalloc(logits_size(&f, m) * sizeof *logits);
@@ -206,7 +213,7 @@ static void full_forward_backward(const char *name) {
 // Three AdamW steps with gradient clipping from the same LoRA start.
 static void adamw_steps(const char *name) {
     fixture f = open_fixture(name);
-    model *m = model_load(f.dir, backend_cpu());
+    model *m = model_load(f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
     for (int i = 0; i < m->n_linears; i++) {
@@ -251,7 +258,7 @@ static void adamw_steps(const char *name) {
 // Greedy generation from the sources, batched, against HF's generate().
 static void generation(const char *name) {
     fixture f = open_fixture(name);
-    model *m = model_load(f.dir, backend_cpu());
+    model *m = model_load(f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
     json_t *gen = json_object_get(f.ref, "generation"), *want = json_object_get(f.ref, "generations");
@@ -290,10 +297,31 @@ FOR_EACH_FIXTURE(full_forward_backward)
 FOR_EACH_FIXTURE(adamw_steps)
 FOR_EACH_FIXTURE(generation)
 
+#ifdef DEAL_CUDA
+// Every check above on the CUDA backend, where a CUDA device is present.
+static void test_cuda(void) {
+    char why[256];
+    if (deal_cuda_describe(why, sizeof why) == 0) {
+        SKIP(why);
+        return;
+    }
+    BE = backend_cuda();
+    test_lora_forward_backward();
+    test_full_forward_backward();
+    test_adamw_steps();
+    test_generation();
+    BE = backend_cpu();
+}
+#endif
+
 int main(void) {
+    BE = backend_cpu();
     RUN(test_lora_forward_backward);
     RUN(test_full_forward_backward);
     RUN(test_adamw_steps);
     RUN(test_generation);
+#ifdef DEAL_CUDA
+    RUN(test_cuda);
+#endif
     return test_summary();
 }

@@ -25,6 +25,7 @@ static void usage(FILE *out) {
           "continuation only).\n"
           "\n"
           "  --model DIR            Hugging Face model folder\n"
+          "  --device D             cpu (default) or cuda (builds with CUDA, on a machine with a GPU)\n"
           "  --adapter DIR          a LoRA adapter (ours or PEFT's) to apply. Repeat it for\n"
           "                         pertask adapters: each record is then decoded with the\n"
           "                         adapter trained on its task (deal.json's \"task\"). That\n"
@@ -121,18 +122,20 @@ static void generate_per_task(model *m, const token_set *data, char **adapters, 
 
 int main(int argc, char **argv) {
     deal_set_tool("deal-predict");
-    const char *model_dir = NULL, *input = "-", *output = "-";
+    const char *model_dir = NULL, *input = "-", *output = "-", *device = "cpu";
     char *adapters[MAX_ADAPTERS];
     int n_adapters = 0, batch_size = 16, max_new = 50, c;
-    enum { MODEL = 256, ADAPTER, BATCH, MAX_NEW };
+    enum { MODEL = 256, ADAPTER, BATCH, MAX_NEW, DEVICE };
     static const struct option opts[] = {
         {"model", required_argument, 0, MODEL}, {"adapter", required_argument, 0, ADAPTER},
         {"batch", required_argument, 0, BATCH}, {"max-new-tokens", required_argument, 0, MAX_NEW},
-        {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+        {"output", required_argument, 0, 'o'},  {"device", required_argument, 0, DEVICE},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case MODEL: model_dir = optarg; break;
+        case DEVICE: device = optarg; break;
         case ADAPTER:
             if (n_adapters == MAX_ADAPTERS) die("at most %d --adapter", MAX_ADAPTERS);
             adapters[n_adapters++] = optarg;
@@ -150,7 +153,7 @@ int main(int argc, char **argv) {
 
     const char *src = strcmp(input, "-") ? input : "stdin";
     token_set data = token_set_read(input);
-    model *m = model_load(model_dir, backend_cpu());
+    model *m = model_load(model_dir, backend_for_device(device));
     tokenizer *tok = tokens_check_model(&data.h, m, model_dir, src);
     if (!tok) die("%s: no tokenizer file to decode the predictions with", model_dir);
 

@@ -27,6 +27,7 @@ static void usage(FILE *out) {
           "previous task's adapter.\n"
           "\n"
           "  --model DIR          Hugging Face model folder (config.json + *.safetensors)\n"
+          "  --device D           cpu (default) or cuda (builds with CUDA, on a machine with a GPU)\n"
           "  --out DIR            the adapter to write (atomically; replaced if it exists)\n"
           "  --method NAME        continual method (default seqlora; task 1 is plain LoRA for all):\n"
           "                         seqlora  LoRA continuing --init, nothing against forgetting\n"
@@ -79,7 +80,7 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *model_dir, *out, *input, *targets, *log;
+    const char *model_dir, *device, *out, *input, *targets, *log;
     int full, resume;
     method_options m;
     train_options t;
@@ -117,6 +118,7 @@ static void parse_branches(const char *s, deal_options *d) {
 
 static options parse(int argc, char **argv) {
     options o = {.input = "-",
+                 .device = "cpu",
                  .m = {.alpha = 32, .dropout = 0.1f, .lambda1 = NAN, .lambda2 = NAN, .deal = deal_defaults,
                        .replay_fraction = 0.02},
                  .t = {.lr = NAN, .max_grad_norm = 1.0f, .batch = 8, .accum = 4, .epochs = 1, .seed = 1}};
@@ -124,7 +126,7 @@ static options parse(int argc, char **argv) {
     static const char *const retentions[] = {"heat", "haar", "none"}, *const updates[] = {"none", "mlp"};
     enum { MODEL = 256, OUT, INIT, R, ALPHA, DROPOUT, TARGETS, FULL, LR, WD, BATCH, ACCUM, EPOCHS, CLIP, SEED, LOG,
            SAVE_EVERY, RESUME, STOP_AFTER, METHOD, RETENTION, KERNELS, UPDATE, MLP_HIDDEN, BRANCHES, TRAIN_FACTORS,
-           LAMBDA1, LAMBDA2, NORM_A, NORM_B, REG_POWER, REPLAY_FRACTION };
+           LAMBDA1, LAMBDA2, NORM_A, NORM_B, REG_POWER, REPLAY_FRACTION, DEVICE };
     static const struct option opts[] = {
         {"model", required_argument, 0, MODEL},     {"out", required_argument, 0, OUT},
         {"init", required_argument, 0, INIT},       {"lora-r", required_argument, 0, R},
@@ -142,11 +144,13 @@ static options parse(int argc, char **argv) {
         {"lambda1", required_argument, 0, LAMBDA1}, {"lambda2", required_argument, 0, LAMBDA2},
         {"norm-a", required_argument, 0, NORM_A},   {"norm-b", required_argument, 0, NORM_B},
         {"reg-power", no_argument, 0, REG_POWER},   {"replay-fraction", required_argument, 0, REPLAY_FRACTION},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"device", required_argument, 0, DEVICE},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case MODEL: o.model_dir = optarg; break;
+        case DEVICE: o.device = optarg; break;
         case OUT: o.out = optarg; break;
         case INIT: o.m.init = optarg; break;
         case R: o.m.r = (int)parse_long_option("--lora-r", optarg, 1, 4096); break;
@@ -229,7 +233,7 @@ int main(int argc, char **argv) {
     options o = parse(argc, argv);
     token_set data = token_set_read(o.input);
     if (data.n == 0) die("%s: no examples to train on", strcmp(o.input, "-") ? o.input : "stdin");
-    model *m = model_load(o.model_dir, backend_cpu());
+    model *m = model_load(o.model_dir, backend_for_device(o.device));
     tokenizer *tok = tokens_check_model(&data.h, m, o.model_dir, strcmp(o.input, "-") ? o.input : "stdin");
     if (tok) tokenizer_free(tok);
 

@@ -3,37 +3,13 @@
 //   activation  out = act(inp);   backward  dinp += dout * act'(inp)
 //   gated       out = act(gate) * up (T5 v1.1 gated-GELU, LLaMA SwiGLU);
 //               backward  dgate += dout * up * act'(gate), dup += dout * act(gate)
-// The scalar functions are shared; the fast kernels run the loops with OpenMP,
-// the reference ones serially.
+// The scalar functions are nn/scalar_kernels.h's (shared with CUDA); the fast
+// kernels run the loops with OpenMP, the reference ones serially.
 #include <math.h>
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
-
-#define GELU_K 0.7978845608028654f  // sqrt(2/pi)
-
-static inline float act_forward(float x, int act) {
-    switch (act) {
-    case 0: return x > 0.0f ? x : 0.0f;
-    case 1: return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
-    default: return x / (1.0f + expf(-x));
-    }
-}
-
-// d act(x) / dx
-static inline float act_grad(float x, int act) {
-    switch (act) {
-    case 0: return x > 0.0f ? 1.0f : 0.0f;
-    case 1: {
-        float t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-    }
-    default: {
-        float s = 1.0f / (1.0f + expf(-x));
-        return s * (1.0f + x * (1.0f - s));
-    }
-    }
-}
+#include "nn/scalar_kernels.h"
 
 static void check_act(int act) {
     if (act < 0 || act > 2) die_internal("unknown activation %d", act);

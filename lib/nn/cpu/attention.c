@@ -17,15 +17,7 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
-
-// The keys [*lo, *hi) that query i of batch b may attend to.
-static void visible_keys(int *lo, int *hi, const int *kv_start, const int *kv_end, int causal, int b, int i, int Tq,
-                         int Tk) {
-    int l = kv_start ? kv_start[b] : 0, h = kv_end ? kv_end[b] : Tk;
-    if (causal && i + Tk - Tq + 1 < h) h = i + Tk - Tq + 1;
-    *lo = l < 0 ? 0 : l;
-    *hi = h > Tk ? Tk : h;
-}
+#include "nn/scalar_kernels.h"
 
 static void check_heads(int H, int KVH) {
     if (H <= 0 || KVH <= 0 || H % KVH != 0) die_internal("attention: %d query heads over %d kv heads", H, KVH);

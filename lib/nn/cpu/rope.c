@@ -5,19 +5,7 @@
 //   sign = -1 is the inverse rotation (= the transpose): the backward pass.
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
-
-// Rotates the H heads of one token.
-static void rope_token(float *x, const float *c, const float *s, int H, int hs, int sign) {
-    int half = hs / 2;
-    for (int h = 0; h < H; h++) {
-        float *xh = x + (size_t)h * hs;
-        for (int i = 0; i < half; i++) {
-            float x1 = xh[i], x2 = xh[i + half], si = s[i] * sign;
-            xh[i] = x1 * c[i] - x2 * si;
-            xh[i + half] = x2 * c[i] + x1 * si;
-        }
-    }
-}
+#include "nn/scalar_kernels.h"
 
 static void check_hs(int hs) {
     if (hs % 2 != 0) die_internal("rope: odd head size %d", hs);

@@ -1,7 +1,7 @@
-// cuda_info.h: what the CUDA build sees (built only where nvcc is found; the
-// GPU backend of the engine will grow beside it).
-#ifndef DEAL_CUDA_INFO_H
-#define DEAL_CUDA_INFO_H
+// device.h: what the CUDA build sees of the machine (built only where nvcc is
+// found, like the rest of lib/nn/cuda).
+#ifndef DEAL_CUDA_DEVICE_H
+#define DEAL_CUDA_DEVICE_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-// cuda_info.cu: device discovery through the CUDA runtime and cuBLAS.
-#include "cuda/cuda_info.h"
+// device.cu: device discovery through the CUDA runtime and cuBLAS.
+#include "nn/cuda/device.h"
 
 #include <cstdio>
 #include <cublas_v2.h>

@@ -1,0 +1,13 @@
+// hostdevice.h: marks small inline functions that both the CPU code and the
+// CUDA kernels call, so that the two backends share one definition of, e.g.,
+// the dropout generator or an activation's derivative.
+#ifndef DEAL_HOSTDEVICE_H
+#define DEAL_HOSTDEVICE_H
+
+#ifdef __CUDACC__
+#define HOSTDEVICE __host__ __device__
+#else
+#define HOSTDEVICE
+#endif
+
+#endif

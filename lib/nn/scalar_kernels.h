@@ -1,0 +1,83 @@
+// scalar_kernels.h: the per-value and per-row pieces that the CPU and the CUDA
+// backends both run, defined once so that the two compute the same thing:
+// activations and their derivatives, the key range a query may see, the
+// rotation of one token's heads (RoPE), and one row of dropout (the CUDA
+// kernel draws the very same mask as the CPU one).
+#ifndef DEAL_SCALAR_KERNELS_H
+#define DEAL_SCALAR_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "base/hostdevice.h"
+#include "base/rng.h"
+
+#define GELU_K 0.7978845608028654f  // sqrt(2/pi)
+
+// act 0 relu, 1 gelu (tanh approximation), 2 silu (x * sigmoid(x)).
+static inline HOSTDEVICE float act_forward(float x, int act) {
+    switch (act) {
+    case 0: return x > 0.0f ? x : 0.0f;
+    case 1: return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    default: return x / (1.0f + expf(-x));
+    }
+}
+
+// d act(x) / dx
+static inline HOSTDEVICE float act_grad(float x, int act) {
+    switch (act) {
+    case 0: return x > 0.0f ? 1.0f : 0.0f;
+    case 1: {
+        float t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+    }
+    default: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+    }
+}
+
+// The keys [*lo, *hi) that query i of batch b may attend to (nn/backend.h's masks).
+static inline HOSTDEVICE void visible_keys(int *lo, int *hi, const int *kv_start, const int *kv_end, int causal, int b,
+                                           int i, int Tq, int Tk) {
+    int l = kv_start ? kv_start[b] : 0, h = kv_end ? kv_end[b] : Tk;
+    if (causal && i + Tk - Tq + 1 < h) h = i + Tk - Tq + 1;
+    *lo = l < 0 ? 0 : l;
+    *hi = h > Tk ? Tk : h;
+}
+
+// Rotates the H heads (hs values each, HF rotate_half pairs (i, i + hs/2)) of
+// one token by its position's cos/sin rows; sign -1 is the inverse rotation.
+static inline HOSTDEVICE void rope_token(float *x, const float *c, const float *s, int H, int hs, int sign) {
+    int half = hs / 2;
+    for (int h = 0; h < H; h++) {
+        float *xh = x + (size_t)h * hs;
+        for (int i = 0; i < half; i++) {
+            float x1 = xh[i], x2 = xh[i + half], si = s[i] * sign;
+            xh[i] = x1 * c[i] - x2 * si;
+            xh[i + half] = x2 * c[i] + x1 * si;
+        }
+    }
+}
+
+// Dropout of row r (C values): its mask comes from a generator seeded with
+// seed + r, so rows run in parallel and the mask is the same however they are
+// scheduled. Each 64-bit draw decides two values (a 32-bit uniform each,
+// dropped if below cut = p * 2^32); kept values are scaled by keep = 1/(1-p).
+static inline HOSTDEVICE void dropout_row(float *out, const float *inp, uint64_t seed, int r, int C, float keep,
+                                          uint64_t cut) {
+    rng g;
+    rng_seed(&g, seed + (uint64_t)r);
+    for (int j = 0; j < C; j += 2) {
+        uint64_t bits = rng_next(&g);
+        out[j] = (bits & 0xffffffffu) < cut ? 0.0f : inp[j] * keep;
+        if (j + 1 < C) out[j + 1] = (bits >> 32) < cut ? 0.0f : inp[j + 1] * keep;
+    }
+}
+
+// The dropout_row parameters for probability p.
+static inline HOSTDEVICE float dropout_keep(float p) { return 1.0f / (1.0f - p); }
+static inline HOSTDEVICE uint64_t dropout_cut(float p) { return (uint64_t)((double)p * 4294967296.0); }
+
+#endif
