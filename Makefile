@@ -98,9 +98,14 @@ reference:
 # Speed: the matrix products against the machine's peak, then against
 # transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
 .PHONY: bench
-bench: all $(BUILD)/bench/matmul_peak
+bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm
 	$(BUILD)/bench/matmul_peak
+	$(BUILD)/bench/bf16_gemm
 	bench/bench_train.sh && bench/bench_generate.sh
 $(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+# Would bf16 products pay here? fp32 (OpenBLAS) against oneDNN's bf16 matmul (bench/README.md).
+$(BUILD)/bench/bf16_gemm: bench/bf16_gemm.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) -ldnnl $(LDLIBS)

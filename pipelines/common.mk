@@ -61,7 +61,7 @@ after     = $(OUT)/predictions/after$(1).jsonl
 # Runs a command and appends "<phase>\t<name>\t<seconds>" to OUT/times.tsv.
 timed     = start=$$(date +%s.%N); $(3); awk -v a=$$start -v b=$$(date +%s.%N) 'BEGIN { printf "$(1)\t$(2)\t%.3f\n", b - a }' >> $(OUT)/times.tsv
 
-.PHONY: all scores report compare zeroshot clean tools
+.PHONY: all scores report compare zeroshot ablation clean tools
 all: report
 
 # The tools and the default model are built or fetched on first use.
@@ -85,7 +85,7 @@ define train_rule
 $(call adapter,$(1))/adapter_config.json: $(call tokens,$(call task,$(1)),train) \
     $(if $(filter-out 1,$(1)),$(if $(filter pertask,$(METHOD)),,$(call adapter,$(shell echo $$(($(1) - 1))))/adapter_config.json))
 	@mkdir -p $(OUT)/adapters $(OUT)/logs
-	$$(call timed,train,$(1)-$(call task,$(1)),$(TRAIN) \
+	$$(call timed,train,$(1)-$(call task,$(1)),$$(TRAIN) \
 	    $(if $(filter-out 1,$(1)),$(if $(filter pertask,$(METHOD)),,--init $(call adapter,$(shell echo $$(($(1) - 1)))))) \
 	    --out $(call adapter,$(1)) --log $(OUT)/logs/$(1)-$(call task,$(1)).jsonl $$<)
 endef
@@ -96,7 +96,7 @@ define predict_rule
 $(OUT)/predictions/after$(1)-$(call task,$(2)).jsonl: $(call adapter,$(1))/adapter_config.json \
     $(call tokens,$(call task,$(2)),test)
 	@mkdir -p $(OUT)/predictions
-	$$(call timed,predict,after$(1)-$(call task,$(2)),$(PREDICT) \
+	$$(call timed,predict,after$(1)-$(call task,$(2)),$$(PREDICT) \
 	    --adapter $(call adapter,$(1)) -o $$@ $(call tokens,$(call task,$(2)),test))
 endef
 # pertask is the oracle: task j is answered by task j's own adapter whatever
@@ -147,6 +147,39 @@ METHODS ?= deal seqlora inclora olora pertask replay
 compare:
 	for m in $(METHODS); do $(MAKE) -f $(firstword $(MAKEFILE_LIST)) METHOD=$$m OUT=out/$(BENCH)-$$m$(if $(filter 1,$(QUICK)),-quick) report; done
 	$(BIN)/deal-report compare $(foreach m,$(METHODS),out/$(BENCH)-$(m)$(if $(filter 1,$(QUICK)),-quick)) --out out/$(BENCH)-compare.md
+
+# The ablation of docs/deal-method.md: DEAL with its parts switched, named
+# RETENTION-UPDATE-BRANCHES-FACTORS (heat|haar|none, mlp|none, AB|A|B,
+# frozen|trained; none-none-*-frozen has nothing to train and is left out), on
+# this benchmark and seed; then one table and chart with the other methods'
+# runs where they exist (make compare). Task 1 is plain LoRA in every variant:
+# it is trained once (in ABLATION_DIR/first) and copied into each variant.
+# ABLATION=... runs a subset.
+ABLATION_DIR := out/$(BENCH)-ablation$(if $(filter 1,$(QUICK)),-quick)
+ABLATION ?= $(filter-out none-none-%-frozen,$(foreach r,heat haar none,$(foreach u,mlp none,\
+    $(foreach b,AB A B,$(foreach f,frozen trained,$(r)-$(u)-$(b)-$(f))))))
+comma := ,
+part_of   = $(word $(2),$(subst -, ,$(1)))
+deal_flags = --retention $(call part_of,$(1),1) --update $(call part_of,$(1),2) \
+    --branches $(subst AB,A$(comma)B,$(call part_of,$(1),3))$(if $(filter trained,$(call part_of,$(1),4)), --deal-train-factors)
+FIRST     = $(ABLATION_DIR)/first
+TASK1     = 1-$(call task,1)
+define ablation_run
+	mkdir -p $(ABLATION_DIR)/$(1)/adapters $(ABLATION_DIR)/$(1)/logs $(ABLATION_DIR)/$(1)/predictions
+	cp -a $(FIRST)/adapters/$(TASK1) $(ABLATION_DIR)/$(1)/adapters/
+	cp -a $(FIRST)/logs/$(TASK1).jsonl $(ABLATION_DIR)/$(1)/logs/
+	cp -a $(FIRST)/predictions/after1-$(call task,1).jsonl $(FIRST)/predictions/after1.jsonl $(ABLATION_DIR)/$(1)/predictions/
+	grep -qs "after1-" $(ABLATION_DIR)/$(1)/times.tsv || cat $(FIRST)/times.tsv >> $(ABLATION_DIR)/$(1)/times.tsv
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) METHOD=deal OUT=$(ABLATION_DIR)/$(1) \
+	    TRAIN_FLAGS="$(TRAIN_FLAGS) $(call deal_flags,$(1))" report
+
+endef
+ablation:
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) METHOD=deal OUT=$(FIRST) $(FIRST)/predictions/after1.jsonl
+	$(foreach v,$(ABLATION),$(call ablation_run,$(v)))
+	$(BIN)/deal-report compare $(addprefix $(ABLATION_DIR)/,$(ABLATION)) \
+	    $(wildcard $(foreach m,$(filter-out deal,$(METHODS)),out/$(BENCH)-$(m)$(if $(filter 1,$(QUICK)),-quick))) \
+	    --out $(ABLATION_DIR).md
 
 clean:
 	rm -rf $(OUT)

@@ -69,4 +69,17 @@ check "the killed run left no scores" test ! -e "$TMP/k/scores.json"
 ( cd "$TMP" && run "$TMP/k" ) > "$TMP/log3" 2>&1
 check_eq "killed and re-run: the same scores" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["matrix"], s["aa"])' "$TMP/k/scores.json")" \
     "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["matrix"], s["aa"])' "$O/scores.json")"
+# The ablation target: two DEAL variants sharing one task-1 adapter, one table.
+mkdir -p "$TMP/abl"
+( cd "$TMP/abl" && run unused ablation ABLATION="heat-mlp-AB-frozen none-mlp-A-trained" ) > "$TMP/log4" 2>&1 \
+    || fail "ablation run" "$(tail -n 20 "$TMP/log4")"
+A="$TMP/abl/out/tc-ablation"
+for v in heat-mlp-AB-frozen none-mlp-A-trained; do
+    check "ablation $v: scores" test -s "$A/$v/scores.json"
+    check "ablation $v: task 1 copied, not retrained" cmp -s "$A/first/adapters/1-dbpedia/adapter_model.safetensors" \
+        "$A/$v/adapters/1-dbpedia/adapter_model.safetensors"
+done
+check "ablation variants train differently" bash -c '! cmp -s "$1/heat-mlp-AB-frozen/adapters/2-agnews/adapter_model.safetensors" \
+    "$1/none-mlp-A-trained/adapters/2-agnews/adapter_model.safetensors"' _ "$A"
+check_eq "ablation table: one row per variant" "$(grep -c '^| deal (' "$A.md")" 2
 finish
