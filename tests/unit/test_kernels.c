@@ -15,6 +15,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "nn/backend.h"
+#include "nn/scalar_kernels.h"
 
 static const backend *FAST, *REF;
 static double worst_vs_ref, worst_grad;  // the largest errors seen, for the summary line
@@ -815,11 +816,33 @@ static void test_dropout(void) {
     CHECK(memcmp(y, z, sizeof y) != 0);
 }
 
+// exp_fast and tanh_fast (nn/scalar_kernels.h) against libm over their whole
+// range, with the edge cases the kernels rely on.
+static void test_fast_math(void) {
+    double worst_exp = 0.0, worst_tanh = 0.0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 2000000.0f;
+        double e = fabs(exp_fast(x) - exp((double)x)) / exp((double)x);
+        worst_exp = fmax(worst_exp, e);
+        float z = -12.0f + 24.0f * (float)i / 2000000.0f;
+        worst_tanh = fmax(worst_tanh, fabs(tanh_fast(z) - tanh((double)z)));
+    }
+    printf("  exp_fast: relative error %.2g; tanh_fast: absolute error %.2g\n", worst_exp, worst_tanh);
+    CHECK(worst_exp < 3e-7);
+    CHECK(worst_tanh < 4e-7);
+    CHECK(exp_fast(0.0f) == 1.0f);
+    CHECK(exp_fast(-INFINITY) == 0.0f && exp_fast(-100.0f) == 0.0f);
+    CHECK(isfinite(exp_fast(1000.0f)) && exp_fast(1000.0f) > 1e38f);
+    CHECK(tanh_fast(0.0f) == 0.0f && tanh_fast(50.0f) == 1.0f && tanh_fast(-50.0f) == -1.0f);
+    CHECK(isnan(exp_fast(NAN)));
+}
+
 int main(void) {
     deal_set_tool("test_kernels");
     rng_seed(&TEST_RNG, 20240611);
     FAST = backend_cpu();
     REF = backend_cpu_reference();
+    RUN(test_fast_math);
     RUN(test_memory);
     RUN(test_matmul_known);
     RUN(test_matmul_vs_reference);

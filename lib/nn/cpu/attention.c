@@ -27,23 +27,27 @@ static void check_heads(int H, int KVH) {
 
 // Softmax in place over one row of probs that holds scale * q.k: adds the
 // bias row (if any) on the visible keys [lo,hi), zeroes the hidden ones.
-static void softmax_row(float *p, const float *bias_row, int lo, int hi, int Tk) {
+static inline __attribute__((always_inline)) void softmax_row(float *p, const float *bias_row, int lo, int hi,
+                                                              int Tk) {
+    if (bias_row)
+#pragma omp simd
+        for (int j = lo; j < hi; j++) p[j] += bias_row[j];
     float max = -INFINITY;
-    for (int j = lo; j < hi; j++) {
-        if (bias_row) p[j] += bias_row[j];
-        if (p[j] > max) max = p[j];
-    }
+#pragma omp simd reduction(max : max)
+    for (int j = lo; j < hi; j++) max = p[j] > max ? p[j] : max;
     if (max == -INFINITY) lo = hi = 0;  // no key visible (or every score -inf)
     double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
     for (int j = lo; j < hi; j++) {
-        p[j] = expf(p[j] - max);
+        p[j] = exp_fast(p[j] - max);
         sum += p[j];
     }
     float inv = lo < hi ? (float)(1.0 / sum) : 0.0f;
+#pragma omp simd
     for (int j = 0; j < Tk; j++) p[j] = j >= lo && j < hi ? p[j] * inv : 0.0f;
 }
 
-void cpu_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
+CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
                    const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
                    int KVH, int hs) {
     check_heads(H, KVH);
@@ -64,6 +68,7 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
             visible_keys(&lo, &hi, kv_start, kv_end, causal, b, 0, 1, Tk);
             for (int j = lo; j < hi; j++) {
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int c = 0; c < hs; c++) dot += qr[c] * kb[(size_t)j * ks + c];
                 p[j] = scale * dot;
             }
@@ -96,7 +101,7 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
                         out + (size_t)b * Tq * qs + h * hs, qs);
 }
 
-void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
+CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
                             const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
                             int KVH, int hs) {
     check_heads(H, KVH);
@@ -127,6 +132,7 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const
             const float *p = P + (size_t)r * Tk;
             float *d = ds + (size_t)r * Tk;
             double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
             for (int j = 0; j < Tk; j++) dot += (double)p[j] * d[j];
             for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - (float)dot);
             if (dbias) {

@@ -12,6 +12,11 @@
 // Below this many scalar operations a loop is not worth an OpenMP team.
 #define CPU_PAR_MIN 16384
 
+// On a kernel with elementwise loops: compiled for AVX-512, AVX2 and plain
+// x86-64, the best the CPU runs picked at load time (the build itself targets
+// plain x86-64, so that it runs anywhere).
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 // memory.c (shared)
 float *cpu_alloc(size_t n);
 void cpu_release(float *p);

@@ -1,6 +1,7 @@
 // loss.c: softmax cross-entropy over logits [N,V] with targets [N], and argmax.
 //   Row n with targets[n] >= 0: loss_n = logsumexp(logits[n]) - logits[n,target]
-//   (in double, after subtracting the row max, so huge logits stay finite);
+//   (exp_fast of the logits minus the row max, summed in double, so huge logits
+//   stay finite);
 //   dlogits[n] = grad_scale * (softmax(logits[n]) - onehot(target)), written.
 //   Rows with targets[n] < 0 are ignored: loss 0, dlogits 0.
 // Returns the sum of the row losses. The fast kernel runs rows in parallel.
@@ -8,21 +9,25 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/scalar_kernels.h"
 
-static double cross_entropy_row(float *dl, const float *x, int32_t target, int V, float grad_scale) {
+static inline __attribute__((always_inline)) double cross_entropy_row(float *dl, const float *x, int32_t target,
+                                                                     int V, float grad_scale) {
     if (target < 0) {
         if (dl)
             for (int j = 0; j < V; j++) dl[j] = 0.0f;
         return 0.0;
     }
     float max = -INFINITY;
-    for (int j = 0; j < V; j++)
-        if (x[j] > max) max = x[j];
+#pragma omp simd reduction(max : max)
+    for (int j = 0; j < V; j++) max = x[j] > max ? x[j] : max;
     double sum = 0.0;
-    for (int j = 0; j < V; j++) sum += exp((double)x[j] - max);
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < V; j++) sum += exp_fast(x[j] - max);
     double lse = max + log(sum);
     if (dl) {
-        for (int j = 0; j < V; j++) dl[j] = (float)(grad_scale * exp((double)x[j] - lse));
+#pragma omp simd
+        for (int j = 0; j < V; j++) dl[j] = grad_scale * exp_fast((float)(x[j] - lse));
         dl[target] -= grad_scale;
     }
     return lse - x[target];
@@ -35,7 +40,7 @@ static void check_targets(const int32_t *targets, int N, int V) {
             die_internal("cross_entropy: target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
 }
 
-double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale) {
+CPU_CLONES double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale) {
     check_targets(targets, N, V);
     double total = 0.0;
 #pragma omp parallel for reduction(+ : total) if ((size_t)N * V >= CPU_PAR_MIN)

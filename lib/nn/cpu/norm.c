@@ -11,6 +11,7 @@
 
 static void rmsnorm_row(float *out, float *rstd, const float *x, const float *weight, int C, float eps) {
     double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
     float r = (float)(1.0 / sqrt(ss / C + eps));
     for (int c = 0; c < C; c++) out[c] = x[c] * r * weight[c];
@@ -19,6 +20,7 @@ static void rmsnorm_row(float *out, float *rstd, const float *x, const float *we
 
 static void rmsnorm_backward_row(float *dx, const float *dy, const float *x, const float *weight, float r, int C) {
     double dot = 0.0;  // sum_j dy[j] * w[j] * x[j]
+#pragma omp simd reduction(+ : dot)
     for (int c = 0; c < C; c++) dot += (double)dy[c] * weight[c] * x[c];
     float k = (float)((double)r * r * r * dot / C);
     for (int c = 0; c < C; c++) dx[c] += r * weight[c] * dy[c] - k * x[c];
@@ -38,7 +40,7 @@ static void rmsnorm_dweight_tile(float *dweight, const float *dout, const float 
     for (int c = c0; c < c1; c++) dweight[c] += (float)acc[c - c0];
 }
 
-void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps) {
+CPU_CLONES void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps) {
 #pragma omp parallel for if ((size_t)N * C >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++)
         rmsnorm_row(out + (size_t)n * C, &rstd[n], inp + (size_t)n * C, weight, C, eps);
@@ -48,7 +50,7 @@ void ref_rmsnorm(float *out, float *rstd, const float *inp, const float *weight,
     for (int n = 0; n < N; n++) rmsnorm_row(out + (size_t)n * C, &rstd[n], inp + (size_t)n * C, weight, C, eps);
 }
 
-void cpu_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+CPU_CLONES void cpu_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
                           const float *rstd, int N, int C) {
     int par = (size_t)N * C >= CPU_PAR_MIN;
     if (dinp) {
