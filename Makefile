@@ -14,7 +14,7 @@ CFLAGS  += -fopenmp
 CXXFLAGS ?= -O2 -g
 WARN     = -Wall -Wextra
 CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP -DDEAL_LIBDIR='"/usr/lib/$(shell $(CC) -print-multiarch)"'
-LDLIBS  += -ldl -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer \
+LDLIBS  += -ldl -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer -ldnnl \
            -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
 
 # CUDA: built whenever nvcc is found, unless CUDA=0.
@@ -108,4 +108,4 @@ $(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
 # Would bf16 products pay here? fp32 (OpenBLAS) against oneDNN's bf16 matmul (bench/README.md).
 $(BUILD)/bench/bf16_gemm: bench/bf16_gemm.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) -ldnnl $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)

@@ -14,7 +14,7 @@ packages=(
     libsentencepiece-dev         # SentencePiece tokenizers (T5), training too
     libstemmer-dev               # Porter stemming for ROUGE-1
     libopenblas-dev libopenblas0-openmp   # CPU BLAS (the OpenMP build, loaded at run time)
-    libdnnl-dev                  # oneDNN: only bench/bf16_gemm (make bench) links it
+    libdnnl-dev                  # oneDNN: bf16 matrix products (--bf16)
     python3 python3-pip          # test helpers (JSON and XML checks)
     python3-torch python3-numpy python3-yaml python3-requests python3-psutil
                                  # the reference: transformers + PEFT on Debian's torch

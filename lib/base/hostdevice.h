@@ -6,8 +6,11 @@
 
 #ifdef __CUDACC__
 #define HOSTDEVICE __host__ __device__
+#define SIMD_LOOP
 #else
 #define HOSTDEVICE
+// Before a loop in such a function: vectorise it (the CPU build compiles with OpenMP).
+#define SIMD_LOOP _Pragma("omp simd")
 #endif
 
 #endif

@@ -15,12 +15,16 @@ typedef struct {
     uint64_t s[4];
 } rng;
 
-static inline HOSTDEVICE uint64_t rng_splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+#define RNG_GOLDEN 0x9e3779b97f4a7c15ULL  // splitmix64's increment, 2^64 / golden ratio
+
+// splitmix64's output function: a bijection that scatters nearby inputs.
+static inline HOSTDEVICE uint64_t rng_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+static inline HOSTDEVICE uint64_t rng_splitmix64(uint64_t *x) { return rng_mix64(*x += RNG_GOLDEN); }
 
 static inline HOSTDEVICE void rng_seed(rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = rng_splitmix64(&seed);

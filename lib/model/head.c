@@ -10,7 +10,8 @@ double lm_head_forward(const backend *be, arena *ar, lm_head *h, const float *x,
     be->rmsnorm(h->ln, h->rstd, x, h->norm, N, h->C, h->eps);
     if (h->scale != 1.0f) be->scale(h->ln, h->scale, (size_t)N * h->C);
     h->logits = arena_alloc(ar, (size_t)N * h->V);
-    be->matmul(h->logits, h->ln, h->w, N, h->C, h->V, 1.0f, 0.0f);
+    if (h->wb) be->matmul_bf16(h->logits, h->ln, h->wb, N, h->C, h->V, 0.0f);
+    else be->matmul(h->logits, h->ln, h->w, N, h->C, h->V, 1.0f, 0.0f);
     if (!targets) return 0.0;
     h->dlogits = dloss_scale != 0.0f ? arena_alloc(ar, (size_t)N * h->V) : NULL;
     return be->cross_entropy(h->dlogits, h->logits, targets, N, h->V, dloss_scale);
@@ -21,7 +22,8 @@ void lm_head_backward(const backend *be, arena *ar, lm_head *h, float *dx) {
     float *dln = arena_alloc_zero(ar, (size_t)N * C);
     // ln was scaled in place, so dW = dlogits^T (scale * norm(x)) is exact; the
     // scale's own backward is applied to dln.
-    be->matmul_backward(dln, h->dw, h->dlogits, h->ln, h->w, N, C, h->V, 1.0f);
+    if (h->wb) be->matmul_bf16_backward(dln, h->dlogits, h->wb, N, C, h->V);  // frozen: no dw
+    else be->matmul_backward(dln, h->dw, h->dlogits, h->ln, h->w, N, C, h->V, 1.0f);
     if (h->scale != 1.0f) be->scale(dln, h->scale, (size_t)N * C);
     be->rmsnorm_backward(dx, h->dnorm, dln, h->x, h->norm, h->rstd, N, C);
 }

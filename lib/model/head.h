@@ -12,6 +12,7 @@ typedef struct {
     const float *norm;  // final norm weight [C]
     float *dnorm;  // its gradient or NULL
     const float *w;  // vocabulary projection [V, C] (the embedding when tied)
+    const void *wb;  // w in bf16 when the model's frozen weights run in bf16, else NULL
     float *dw;  // its gradient or NULL
     float scale;  // applied after the norm: d_model^-0.5 for tied T5, else 1
     float eps;

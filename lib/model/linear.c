@@ -8,7 +8,8 @@ void linear_forward(const backend *be, arena *ar, linear *l, float *y, const flo
                     rng *dropout_rng) {
     l->N = N;
     l->x = x;
-    be->matmul(y, x, l->w, N, l->in, l->out, 1.0f, beta);
+    if (l->wb) be->matmul_bf16(y, x, l->wb, N, l->in, l->out, beta);
+    else be->matmul(y, x, l->w, N, l->in, l->out, 1.0f, beta);
     lora_factors *lo = l->lora;
     if (!lo) return;
     l->h = arena_alloc(ar, (size_t)N * lo->r);
@@ -28,7 +29,8 @@ void linear_forward(const backend *be, arena *ar, linear *l, float *y, const flo
 
 void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy) {
     int N = l->N;
-    be->matmul_backward(dx, l->dw, dy, l->x, l->w, N, l->in, l->out, 1.0f);
+    if (l->wb) be->matmul_bf16_backward(dx, dy, l->wb, N, l->in, l->out);  // frozen: no dw
+    else be->matmul_backward(dx, l->dw, dy, l->x, l->w, N, l->in, l->out, 1.0f);
     lora_factors *lo = l->lora;
     if (!lo) return;
     // Through B: dh = s * dy B, dB += s * dy^T h.

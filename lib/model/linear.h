@@ -21,6 +21,7 @@ typedef struct {
     char *name;  // module path in the HF checkpoint, e.g. "encoder.block.0.layer.0.SelfAttention.q"
     int in, out;
     float *w;  // [out, in]
+    const void *wb;  // w in the backend's bf16 form when its products run in bf16, else NULL
     float *dw;  // NULL unless the weight trains (full fine-tuning)
     lora_factors *lora;  // NULL: a plain linear layer
 

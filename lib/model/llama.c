@@ -179,6 +179,7 @@ static void bind_grads(model *m, llama *t) {
     }
     t->head.dnorm = model_grad_of(m, t->head.norm);
     t->head.dw = model_grad_of(m, t->head.w);
+    t->head.wb = model_bf16_of(m, t->head.w);
 }
 
 // Runs the embedding and every layer over the packed batch into x [N, C].
@@ -273,6 +274,7 @@ static void llama_generate(model *m, const batch *b, int max_new, int eos, int32
     llama *t = m->impl;
     arena *ar = &m->ar;
     int B = b->B, C = c->d_model, L = c->n_layers, D = c->n_kv_heads * c->head_dim;
+    bind_grads(m, t);  // the head's bf16 weight, if any
     // Prefill: the sources as one packed batch (no targets).
     batch src = *b;
     int *zero = xcalloc((size_t)B, sizeof *zero);

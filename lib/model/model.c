@@ -25,6 +25,7 @@ void model_free(model *m) {
     for (int i = 0; i < m->n_params; i++) {
         m->be->release(m->params[i].data);
         if (m->params[i].grad) m->be->release(m->params[i].grad);
+        if (m->params[i].bf16) m->be->release_bf16(m->params[i].bf16);
         free(m->params[i].name);
     }
     for (int i = 0; i < m->n_linears; i++) {
@@ -89,9 +90,29 @@ float *model_grad_of(const model *m, const float *data) {
 }
 
 void model_train_all_weights(model *m) {
+    if (m->bf16) die("bf16 products need frozen weights (LoRA), not full fine-tuning");
     for (int i = 0; i < m->n_params; i++)
         if (!m->params[i].grad) m->params[i].grad = m->be->alloc(m->params[i].n);
     for (int i = 0; i < m->n_linears; i++) m->linears[i]->dw = model_grad_of(m, m->linears[i]->w);
+}
+
+void model_use_bf16(model *m) {
+    if (!m->be->matmul_bf16) die("the %s backend has no bf16 products", m->be->name);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].grad) die("bf16 products need frozen weights (LoRA), not full fine-tuning");
+    m->bf16 = 1;
+    for (int i = 0; i < m->n_linears; i++) m->linears[i]->wb = model_bf16_of(m, m->linears[i]->w);
+}
+
+const void *model_bf16_of(model *m, const float *data) {
+    if (!m->bf16) return NULL;
+    for (int i = 0; i < m->n_params; i++) {
+        param *p = &m->params[i];
+        if (p->data != data || p->grad) continue;
+        if (!p->bf16) p->bf16 = m->be->pack_bf16(p->data, (int)p->shape[0], p->ndim == 2 ? (int)p->shape[1] : 1);
+        return p->bf16;
+    }
+    return NULL;
 }
 
 linear *model_find_linear(const model *m, const char *name) {

@@ -190,6 +190,7 @@ static void bind_grads(model *m, t5 *t) {
     }
     t->head.dnorm = model_grad_of(m, t->head.norm);
     t->head.dw = model_grad_of(m, t->head.w);
+    t->head.wb = model_bf16_of(m, t->head.w);
 }
 
 // One pass over a padded batch: the inputs, and what the backward pass needs.
@@ -312,6 +313,7 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
     t5 *t = m->impl;
     arena *ar = &m->ar;
     int C = c->d_model, B = b->B, D = c->n_heads * c->head_dim, L = c->n_decoder_layers;
+    bind_grads(m, t);  // the head's bf16 weight, if any
     t5_pass p = make_pass(m, b);
     encode(m, t, &p, NULL, 0);
 

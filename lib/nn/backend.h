@@ -50,6 +50,16 @@ typedef struct backend {
     void (*matmul_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                             int IC, int OC, float alpha);
 
+    // ---- frozen weights in bf16 (optional: NULL where a backend has none) ----
+    // A weight w [OC,IC] converted once to the backend's bf16 form (an opaque
+    // handle; w itself is untouched), and its release.
+    void *(*pack_bf16)(const float *w, int OC, int IC);
+    void (*release_bf16)(void *packed);
+    // out[N,OC] = beta * out + bf16(inp) @ w^T (beta 0 or 1), fp32 accumulation.
+    void (*matmul_bf16)(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta);
+    // dinp[N,IC] += bf16(dout) @ w (frozen weights have no gradient).
+    void (*matmul_bf16_backward)(float *dinp, const float *dout, const void *packed, int N, int IC, int OC);
+
     // ---- normalisation: RMSNorm / T5LayerNorm, y = x / sqrt(mean(x^2) + eps) * weight ----
     // rstd[N] is saved for the backward pass.
     void (*rmsnorm)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);

@@ -94,18 +94,19 @@ static inline HOSTDEVICE void rope_token(float *x, const float *c, const float *
     }
 }
 
-// Dropout of row r (C values): its mask comes from a generator seeded with
-// seed + r, so rows run in parallel and the mask is the same however they are
-// scheduled. Each 64-bit draw decides two values (a 32-bit uniform each,
-// dropped if below cut = p * 2^32); kept values are scaled by keep = 1/(1-p).
+// Dropout of row r (C values). Value j's uniform is the low 32 bits of
+// splitmix64's draw number j + 1 from a key made of (seed, r): counter-based,
+// so rows and values are independent draws, the loop vectorises, and the mask
+// is the same however the work is split (CPU threads, CUDA threads). Dropped
+// if the uniform is below cut = p * 2^32; kept values are scaled by
+// keep = 1/(1-p).
 static inline HOSTDEVICE void dropout_row(float *out, const float *inp, uint64_t seed, int r, int C, float keep,
                                           uint64_t cut) {
-    rng g;
-    rng_seed(&g, seed + (uint64_t)r);
-    for (int j = 0; j < C; j += 2) {
-        uint64_t bits = rng_next(&g);
-        out[j] = (bits & 0xffffffffu) < cut ? 0.0f : inp[j] * keep;
-        if (j + 1 < C) out[j + 1] = (bits >> 32) < cut ? 0.0f : inp[j + 1] * keep;
+    uint64_t key = rng_mix64(seed + RNG_GOLDEN * ((uint64_t)r + 1));
+    SIMD_LOOP
+    for (int j = 0; j < C; j++) {
+        uint32_t u = (uint32_t)rng_mix64(key + RNG_GOLDEN * ((uint64_t)j + 1));
+        out[j] = u < cut ? 0.0f : inp[j] * keep;
     }
 }
 

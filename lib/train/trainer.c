@@ -120,9 +120,10 @@ int train_run(model *m, method *me, const token_set *data, const train_options *
         log = fopen(o->log_path, pos.log_bytes > 0 ? "a" : "w");
         if (!log) die("%s: cannot open the training log", o->log_path);
         if (pos.log_bytes == 0) {  // a first line saying what ran: the rest are steps
-            fprintf(log, "{\"start\":true,\"method\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"examples\":%zu,"
-                         "\"trainable\":%ld}\n",
-                    me->name, m->be->name, m->be->describe(), data->n, trainable_count(me));
+            fprintf(log, "{\"start\":true,\"method\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"products\":\"%s\","
+                         "\"examples\":%zu,\"trainable\":%ld}\n",
+                    me->name, m->be->name, m->be->describe(), m->bf16 ? "bf16 (frozen weights)" : "fp32", data->n,
+                    trainable_count(me));
         }
     }
 

@@ -816,6 +816,43 @@ static void test_dropout(void) {
     CHECK(memcmp(y, z, sizeof y) != 0);
 }
 
+// bf16 products: the same as the reference's fp32 products on inputs and
+// weights rounded to bf16 (the accumulation is fp32 in both), forward with
+// beta 0 and 1 and backward; packing leaves the weight untouched.
+static float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static void test_matmul_bf16(void) {
+    int N = 37, IC = 70, OC = 45;
+    size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
+    float *inp = rand_buf(ni, -1, 1), *w = rand_buf(nw, -1, 1), *out0 = rand_buf(no, -1, 1), *dout = rand_buf(no, -1, 1);
+    float *w_copy = copy_buf(w, nw), *ri = copy_buf(inp, ni), *rw = copy_buf(w, nw), *rd = copy_buf(dout, no);
+    for (size_t i = 0; i < ni; i++) ri[i] = round_bf16(ri[i]);
+    for (size_t i = 0; i < nw; i++) rw[i] = round_bf16(rw[i]);
+    for (size_t i = 0; i < no; i++) rd[i] = round_bf16(rd[i]);
+    void *packed = FAST->pack_bf16(w, OC, IC);
+    CHECK(memcmp(w, w_copy, nw * sizeof *w) == 0);
+    for (int beta = 0; beta <= 1; beta++) {
+        float *a = copy_buf(out0, no), *b = copy_buf(out0, no);
+        FAST->matmul_bf16(a, inp, packed, N, IC, OC, (float)beta);
+        REF->matmul(b, ri, rw, N, IC, OC, 1.0f, (float)beta);
+        expect_same("matmul_bf16", a, b, no);
+        free(a), free(b);
+    }
+    float *da = rand_buf(ni, -1, 1), *db = copy_buf(da, ni);
+    FAST->matmul_bf16_backward(da, dout, packed, N, IC, OC);
+    REF->matmul_backward(db, NULL, rd, ri, rw, N, IC, OC, 1.0f);
+    expect_same("matmul_bf16_backward", da, db, ni);
+    CHECK(REF->pack_bf16 == NULL && REF->matmul_bf16 == NULL);  // the reference has no bf16 path
+    FAST->release_bf16(packed);
+    free(inp), free(w), free(out0), free(dout), free(w_copy), free(ri), free(rw), free(rd), free(da), free(db);
+}
+
 // exp_fast and tanh_fast (nn/scalar_kernels.h) against libm over their whole
 // range, with the edge cases the kernels rely on.
 static void test_fast_math(void) {
@@ -847,6 +884,7 @@ int main(void) {
     RUN(test_matmul_known);
     RUN(test_matmul_vs_reference);
     RUN(test_matmul_grad);
+    RUN(test_matmul_bf16);
     RUN(test_rmsnorm_known);
     RUN(test_rmsnorm_vs_reference);
     RUN(test_rmsnorm_grad);

@@ -149,16 +149,22 @@ static void check_grad(const fixture *f, const char *ref_name, const float *ours
     free(ref);
 }
 
+// Gradients for every LoRA factor of m.
+static void alloc_lora_grads(model *m) {
+    for (int i = 0; i < m->n_linears; i++) {
+        lora_factors *lo = m->linears[i]->lora;
+        if (lo) lo->dA = m->be->alloc((size_t)lo->r * m->linears[i]->in), lo->dB = m->be->alloc(
+                                        (size_t)m->linears[i]->out * lo->r);
+    }
+}
+
 // LoRA: logits, loss and every factor's gradient.
 static void lora_forward_backward(const char *name) {
     fixture f = open_fixture(name);
     model *m = model_load(f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
-    for (int i = 0; i < m->n_linears; i++) {  // gradients for the factors
-        lora_factors *lo = m->linears[i]->lora;
-        if (lo) lo->dA = m->be->alloc((size_t)lo->r * m->linears[i]->in), lo->dB = m->be->alloc((size_t)m->linears[i]->out * lo->r);
-    }
+    alloc_lora_grads(m);
     long count = batch_target_tokens(&f.b);
     float *logits = xmalloc(logits_size(&f, m) * sizeof *logits);
     double loss = model_step(m, &f.b, NULL, 1.0f / (float)count, logits) / (double)count;
@@ -216,10 +222,7 @@ static void adamw_steps(const char *name) {
     model *m = model_load(f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
-    for (int i = 0; i < m->n_linears; i++) {
-        lora_factors *lo = m->linears[i]->lora;
-        if (lo) lo->dA = m->be->alloc((size_t)lo->r * m->linears[i]->in), lo->dB = m->be->alloc((size_t)m->linears[i]->out * lo->r);
-    }
+    alloc_lora_grads(m);
     method *me = method_lora(m);
     adamw opt;
     adamw_init(&opt, me->params, me->n_params, 1e-2f, 0.0f);
@@ -297,6 +300,50 @@ FOR_EACH_FIXTURE(full_forward_backward)
 FOR_EACH_FIXTURE(adamw_steps)
 FOR_EACH_FIXTURE(generation)
 
+// LoRA with the frozen weights' products in bf16 (--bf16) against the fp32
+// reference. bf16 keeps 8 bits of mantissa and these tiny random models
+// amplify that, so elementwise tolerances do not apply; what must hold is
+// that training sees the same thing: the loss within 1% and the LoRA
+// gradient, all factors as one vector, pointing the same way (cosine
+// similarity above 0.98). For scale, transformers' own bf16 autocast on these
+// fixtures (measured once, 2026-11-29): loss off by 0.03-0.5%, cosine
+// 0.9933 / 0.9827 / 0.9996 / 0.9996 (t5_v1_0, t5_v1_1, llama_gqa,
+// llama_tied); ours: 0.01-0.2%, 0.9986 / 0.9866 / 0.9998 / 0.9998.
+static void bf16_lora(const char *name) {
+    fixture f = open_fixture(name);
+    model *m = model_load(f.dir, BE);
+    model_use_bf16(m);
+    char *adapter = xasprintf("%s/adapter", f.dir);
+    adapter_load(m, adapter);
+    alloc_lora_grads(m);
+    long count = batch_target_tokens(&f.b);
+    double loss = model_step(m, &f.b, NULL, 1.0f / (float)count, NULL) / (double)count;
+    double ref_loss = json_number_value(json_object_get(f.ref, "loss"));
+    double dot = 0, ours2 = 0, ref2 = 0;
+    for (int i = 0; i < m->n_linears; i++) {
+        const linear *l = m->linears[i];
+        if (!l->lora) continue;
+        for (int k = 0; k < 2; k++) {
+            char *rn = xasprintf("grad.base_model.model.%s.lora_%c.weight", l->name, k ? 'B' : 'A');
+            size_t n;
+            float *ref = ref_tensor(&f, rn, &n), *ours = k ? l->lora->dB : l->lora->dA;
+            CHECK(ref && n == (size_t)l->lora->r * (k ? l->out : l->in));
+            for (size_t j = 0; ref && j < n; j++)
+                dot += (double)ours[j] * ref[j], ours2 += (double)ours[j] * ours[j], ref2 += (double)ref[j] * ref[j];
+            free(ref), free(rn);
+        }
+    }
+    double cosine = dot / sqrt(ours2 * ref2);
+    printf("  %s, bf16 products: loss %.5f (reference %.5f), LoRA gradient cosine similarity %.5f\n", name, loss,
+           ref_loss, cosine);
+    CHECK(fabs(loss - ref_loss) <= 1e-2 * fabs(ref_loss));
+    CHECK(cosine > 0.98);
+    free(adapter);
+    model_free(m);
+    close_fixture(&f);
+}
+FOR_EACH_FIXTURE(bf16_lora)
+
 #ifdef DEAL_CUDA
 // Every check above on the CUDA backend, where a CUDA device is present.
 static void test_cuda(void) {
@@ -320,6 +367,7 @@ int main(void) {
     RUN(test_full_forward_backward);
     RUN(test_adamw_steps);
     RUN(test_generation);
+    RUN(test_bf16_lora);
 #ifdef DEAL_CUDA
     RUN(test_cuda);
 #endif

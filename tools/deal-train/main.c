@@ -28,6 +28,9 @@ static void usage(FILE *out) {
           "\n"
           "  --model DIR          Hugging Face model folder (config.json + *.safetensors)\n"
           "  --device D           cpu (default) or cuda (builds with CUDA, on a machine with a GPU)\n"
+          "  --bf16               the frozen weights' products in bf16 with fp32 accumulation,\n"
+          "                       as under bf16 autocast: about 2x faster products on CPUs with\n"
+          "                       AVX512-BF16; not with --full\n"
           "  --out DIR            the adapter to write (atomically; replaced if it exists)\n"
           "  --method NAME        continual method (default seqlora; task 1 is plain LoRA for all):\n"
           "                         seqlora  LoRA continuing --init, nothing against forgetting\n"
@@ -81,7 +84,7 @@ static void usage(FILE *out) {
 
 typedef struct {
     const char *model_dir, *device, *out, *input, *targets, *log;
-    int full, resume;
+    int full, resume, bf16;
     method_options m;
     train_options t;
 } options;
@@ -126,7 +129,7 @@ static options parse(int argc, char **argv) {
     static const char *const retentions[] = {"heat", "haar", "none"}, *const updates[] = {"none", "mlp"};
     enum { MODEL = 256, OUT, INIT, R, ALPHA, DROPOUT, TARGETS, FULL, LR, WD, BATCH, ACCUM, EPOCHS, CLIP, SEED, LOG,
            SAVE_EVERY, RESUME, STOP_AFTER, METHOD, RETENTION, KERNELS, UPDATE, MLP_HIDDEN, BRANCHES, TRAIN_FACTORS,
-           LAMBDA1, LAMBDA2, NORM_A, NORM_B, REG_POWER, REPLAY_FRACTION, DEVICE };
+           LAMBDA1, LAMBDA2, NORM_A, NORM_B, REG_POWER, REPLAY_FRACTION, DEVICE, BF16 };
     static const struct option opts[] = {
         {"model", required_argument, 0, MODEL},     {"out", required_argument, 0, OUT},
         {"init", required_argument, 0, INIT},       {"lora-r", required_argument, 0, R},
@@ -144,13 +147,15 @@ static options parse(int argc, char **argv) {
         {"lambda1", required_argument, 0, LAMBDA1}, {"lambda2", required_argument, 0, LAMBDA2},
         {"norm-a", required_argument, 0, NORM_A},   {"norm-b", required_argument, 0, NORM_B},
         {"reg-power", no_argument, 0, REG_POWER},   {"replay-fraction", required_argument, 0, REPLAY_FRACTION},
-        {"device", required_argument, 0, DEVICE},   {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, DEVICE},   {"bf16", no_argument, 0, BF16},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case MODEL: o.model_dir = optarg; break;
         case DEVICE: o.device = optarg; break;
+        case BF16: o.bf16 = 1; break;
         case OUT: o.out = optarg; break;
         case INIT: o.m.init = optarg; break;
         case R: o.m.r = (int)parse_long_option("--lora-r", optarg, 1, 4096); break;
@@ -248,6 +253,7 @@ int main(int argc, char **argv) {
         me = method_start(m, &o.m, &lc, &rec);
         if (me->prepare_data) me->prepare_data(me, &data);
     }
+    if (o.bf16) model_use_bf16(m);
 
     char *log = o.log ? xstrdup(o.log) : xasprintf("%s.log.jsonl", o.out);
     char *ckpt = xasprintf("%s.ckpt", o.out);

@@ -32,6 +32,12 @@ void ref_matmul(float *out, const float *inp, const float *w, int N, int IC, int
 void ref_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
                          int OC, float alpha);
 
+// bf16.c (fast backend only: oneDNN)
+void *cpu_pack_bf16(const float *w, int OC, int IC);
+void cpu_release_bf16(void *packed);
+void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta);
+void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC);
+
 // norm.c
 void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
 void cpu_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
