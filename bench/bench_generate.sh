@@ -26,19 +26,21 @@ C=$OUT/results/generate_check.jsonl
 : > "$C"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 
-run_deal() {  # MODEL BATCH CORETYPE WAIT REP
-    local m=$1 b=$2 c=$3 w=$4 rep=$5 la; la=$(loadavg)
+run_deal() {  # MODEL BATCH CORETYPE WAIT REP IMPL (deal, or deal-bf16: --bf16)
+    local m=$1 b=$2 c=$3 w=$4 rep=$5 impl=$6 la flags=(); la=$(loadavg)
+    [ "$impl" = deal-bf16 ] && flags=(--bf16)
     with_env "$c" "$w" /usr/bin/time -v -o "$WORK/time0" "$BIN/deal-predict" --model "$SETUP/$m" --batch "$b" \
-        --max-new-tokens 8 "$SETUP/$m.empty.tok" > /dev/null
+        "${flags[@]}" --max-new-tokens 8 "$SETUP/$m.empty.tok" > /dev/null
     with_env "$c" "$w" /usr/bin/time -v -o "$WORK/time" "$BIN/deal-predict" --model "$SETUP/$m" --batch "$b" \
-        --max-new-tokens 8 "$SETUP/$m.test.tok" > "$WORK/deal.$m.$b.jsonl" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    "$PY" - "$WORK/deal.$m.$b.jsonl" "$m" "$b" "$c" "$w" "$rep" "$(time_field "$WORK/time" rss)" "$(time_field "$WORK/time" wall)" \
-        "$(time_field "$WORK/time0" wall)" "$la" >> "$R" <<'PY'
+        "${flags[@]}" --max-new-tokens 8 "$SETUP/$m.test.tok" > "$WORK/$impl.$m.$b.jsonl" 2> "$WORK/err" ||
+        { cat "$WORK/err" >&2; exit 1; }
+    "$PY" - "$WORK/$impl.$m.$b.jsonl" "$m" "$b" "$c" "$w" "$rep" "$(time_field "$WORK/time" rss)" "$(time_field "$WORK/time" wall)" \
+        "$(time_field "$WORK/time0" wall)" "$la" "$impl" >> "$R" <<'PY'
 import json, sys
-pred, m, b, c, w, rep, rss, wall, wall0, la = sys.argv[1:]
+pred, m, b, c, w, rep, rss, wall, wall0, la, impl = sys.argv[1:]
 rows = [json.loads(l) for l in open(pred)]
 gen_s = float(wall) - float(wall0)
-print(json.dumps({"bench": "generate", "model": m, "batch": int(b), "impl": "deal", "coretype": c, "wait": w,
+print(json.dumps({"bench": "generate", "model": m, "batch": int(b), "impl": impl, "coretype": c, "wait": w,
                   "rep": int(rep),
                   "examples": len(rows), "generated_tokens": sum(r["generated_tokens"] for r in rows),
                   "elapsed_s": gen_s, "ms_per_sample": 1000 * gen_s / len(rows), "wall_s": float(wall),
@@ -75,11 +77,11 @@ read -r -a variants <<< "$VARIANTS"
 for rep in $(seq 1 "$REPS"); do
     for m in $MODELS; do
         for b in $BATCHES; do
-            rm -f "$WORK"/*.ids "$WORK"/deal.*.jsonl
+            rm -f "$WORK"/*.ids "$WORK"/deal*.jsonl
             while IFS=/ read -r impl c w; do
                 echo "bench_generate: rep $rep/$REPS $m batch $b $impl OPENBLAS_CORETYPE=$c OMP_WAIT_POLICY=$w (load $(loadavg))" >&2
                 case $impl in
-                deal) run_deal "$m" "$b" "$c" "$w" "$rep" ;;
+                deal | deal-bf16) run_deal "$m" "$b" "$c" "$w" "$rep" "$impl" ;;
                 hf-fp32 | hf-bf16) run_hf "$m" "$b" "${impl#hf-}" "$c" "$w" "$rep" ;;
                 *) echo "bench_generate: unknown variant $impl/$c/$w" >&2; exit 1 ;;
                 esac

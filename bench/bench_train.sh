@@ -24,20 +24,21 @@ R=$OUT/results/train.jsonl
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 ARGS=(--batch 8 --accum 1 --epochs 1 --lora-r 16 --lora-alpha 32 --lora-dropout 0.1 --lr 1e-4 --max-grad-norm 1 --seed 1)
 
-run_deal() {  # MODEL CORETYPE WAIT REP
-    local m=$1 c=$2 w=$3 rep=$4 la; la=$(loadavg)
+run_deal() {  # MODEL CORETYPE WAIT REP IMPL (deal, or deal-bf16: --bf16)
+    local m=$1 c=$2 w=$3 rep=$4 impl=$5 la flags=(); la=$(loadavg)
+    [ "$impl" = deal-bf16 ] && flags=(--bf16)
     rm -rf "$WORK/A" "$WORK/A.log.jsonl"
     with_env "$c" "$w" /usr/bin/time -v -o "$WORK/time" "$BIN/deal-train" --model "$SETUP/$m" --out "$WORK/A" \
-        "${ARGS[@]}" "$SETUP/$m.train.tok" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+        "${ARGS[@]}" "${flags[@]}" "$SETUP/$m.train.tok" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
     "$PY" - "$WORK/A.log.jsonl" "$m" "$c" "$w" "$rep" "$(time_field "$WORK/time" rss)" \
-        "$(time_field "$WORK/time" wall)" "$la" >> "$R" <<'PY'
+        "$(time_field "$WORK/time" wall)" "$la" "$impl" >> "$R" <<'PY'
 import json, sys
-log, m, c, w, rep, rss, wall, la = sys.argv[1:]
+log, m, c, w, rep, rss, wall, la, impl = sys.argv[1:]
 lines = [json.loads(l) for l in open(log)]
 steps = [s for s in lines if "step" in s]
 start = next((s for s in lines if s.get("start")), {})
 tok, smp, el = sum(s["tokens"] for s in steps), sum(s["samples"] for s in steps), steps[-1]["elapsed_s"]
-print(json.dumps({"bench": "train", "model": m, "impl": "deal", "coretype": c, "wait": w, "rep": int(rep),
+print(json.dumps({"bench": "train", "model": m, "impl": impl, "coretype": c, "wait": w, "rep": int(rep),
                   "steps": len(steps), "tokens": tok, "samples": smp, "elapsed_s": el, "tokens_per_s": tok / el,
                   "samples_per_s": smp / el, "wall_s": float(wall), "first_loss": steps[0]["loss"],
                   "last_loss": steps[-1]["loss"], "peak_rss_kib": int(rss), "loadavg_before": float(la),
@@ -60,7 +61,7 @@ for rep in $(seq 1 "$REPS"); do
         while IFS=/ read -r impl c w; do
             echo "bench_train: rep $rep/$REPS $m $impl OPENBLAS_CORETYPE=$c OMP_WAIT_POLICY=$w (load $(loadavg))" >&2
             case $impl in
-            deal) run_deal "$m" "$c" "$w" "$rep" ;;
+            deal | deal-bf16) run_deal "$m" "$c" "$w" "$rep" "$impl" ;;
             hf-fp32 | hf-bf16) run_hf "$m" "${impl#hf-}" "$c" "$w" "$rep" ;;
             *) echo "bench_train: unknown variant $impl/$c/$w" >&2; exit 1 ;;
             esac

@@ -11,12 +11,12 @@
 #                     torch.set_num_threads (default 2)
 #   BENCH_MODELS      of "t5 llama smollm2" (default all three; smollm2 is the embedded
 #                     default model, scripts/get-default-model.sh)
-#   BENCH_VARIANTS    what runs, each IMPL/CORETYPE/WAIT: IMPL deal, hf-fp32 or hf-bf16;
+#   BENCH_VARIANTS    what runs, each IMPL/CORETYPE/WAIT: IMPL deal, deal-bf16 (--bf16), hf-fp32 or hf-bf16;
 #                     CORETYPE the OpenBLAS kernels (OPENBLAS_CORETYPE and DEAL_BLAS_CORETYPE
 #                     both set to it; "unset": neither, each side picks); WAIT the libgomp
 #                     wait policy (OMP_WAIT_POLICY passive or active; "default": unset).
-#                     Default: deal/unset/default deal/Haswell/default deal/unset/passive
-#                     hf-fp32/SkylakeX/default hf-fp32/SkylakeX/passive hf-bf16/SkylakeX/default
+#                     Default: deal/unset/default deal-bf16/unset/default hf-fp32/SkylakeX/default
+#                     hf-bf16/SkylakeX/default
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DEAL_BIN:-$ROOT/bin}
@@ -25,7 +25,7 @@ OUT=${BENCH_OUT:-$ROOT/bench/out}
 REPS=${BENCH_REPS:-3}
 THREADS=${BENCH_THREADS:-2}
 MODELS=${BENCH_MODELS:-t5 llama smollm2}
-VARIANTS=${BENCH_VARIANTS:-deal/unset/default deal/Haswell/default deal/unset/passive hf-fp32/SkylakeX/default hf-fp32/SkylakeX/passive hf-bf16/SkylakeX/default}
+VARIANTS=${BENCH_VARIANTS:-deal/unset/default deal-bf16/unset/default hf-fp32/SkylakeX/default hf-bf16/SkylakeX/default}
 if [ -z "${DEAL_DATA:-}" ]; then
     for d in "${DEAL_SHARED:-/nonexistent}/data/CL_Benchmark" "$ROOT/../shared/data/CL_Benchmark" "$ROOT/data/CL_Benchmark"; do
         if [ -d "$d" ]; then DEAL_DATA=$d; break; fi

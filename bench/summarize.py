@@ -87,10 +87,10 @@ def train_table(rows):
                 label(impl, core, wait), cell([r["tokens_per_s"] for r in rs], "%.0f"),
                 cell([r["samples_per_s"] for r in rs], "%.2f"),
                 cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"), rs[0]["first_loss"],
-                ratio(rs, f32, "tokens_per_s") if impl == "deal" else "",
-                ratio(rs, b16, "tokens_per_s") if impl == "deal" else "", len(rs),
+                ratio(rs, f32, "tokens_per_s") if impl.startswith("deal") else "",
+                ratio(rs, b16, "tokens_per_s") if impl.startswith("deal") else "", len(rs),
                 cell([r["loadavg_before"] for r in rs], "%.1f")))
-        kern = {(r["coretype"], r.get("kernels")) for r in mrows if r["impl"] == "deal" and r.get("kernels")}
+        kern = {(r["coretype"], r.get("kernels")) for r in mrows if r["impl"].startswith("deal") and r.get("kernels")}
         if kern:
             print("\ndeal's BLAS (its log): " + "; ".join("%s: %s" % k for k in sorted(kern)))
         print()
@@ -110,14 +110,14 @@ def generate_table(rows, checks):
             print("| %s | %s | %d | %s | %s | %s | %d | %s |" % (
                 label(impl, core, wait), cell([r["ms_per_sample"] for r in rs], "%.1f"), rs[0]["generated_tokens"],
                 cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"),
-                ratio(rs, f32, "ms_per_sample") if impl == "deal" else "",
-                ratio(rs, b16, "ms_per_sample") if impl == "deal" else "", len(rs),
+                ratio(rs, f32, "ms_per_sample") if impl.startswith("deal") else "",
+                ratio(rs, b16, "ms_per_sample") if impl.startswith("deal") else "", len(rs),
                 cell([r["loadavg_before"] for r in rs], "%.1f")))
         same = [c for c in checks if c["model"] == model and c["batch"] == batch]
         if same:
             print("\nSame greedy output as deal-predict: " + ", ".join(
                 "%s %d/%d" % (c["hf"], c["same_prediction"], c["examples"]) for c in same))
-        starts = [r["startup_s"] for r in mrows if r["impl"] == "deal"]
+        starts = [r["startup_s"] for r in mrows if r["impl"].startswith("deal")]
         if starts:
             print("\ndeal-predict start-up (empty stream, subtracted): " + cell(starts, "%.2f") + " s")
         print()
