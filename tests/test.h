@@ -29,6 +29,12 @@ static inline const char *test_shared_dir(void) {
     return d && *d ? d : NULL;
 }
 
+// bf16 products (--bf16) exist where oneDNN has them: CPUs with AVX-512.
+#define SKIP_WITHOUT_BF16_PRODUCTS()                                                   \
+    do {                                                                               \
+        if (!__builtin_cpu_supports("avx512bw")) SKIP("no AVX-512 on this CPU: no bf16 products"); \
+    } while (0)
+
 #define CHECK(cond)                                                              \
     do {                                                                         \
         if (!(cond)) {                                                           \

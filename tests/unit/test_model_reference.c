@@ -310,6 +310,7 @@ FOR_EACH_FIXTURE(generation)
 // 0.9933 / 0.9827 / 0.9996 / 0.9996 (t5_v1_0, t5_v1_1, llama_gqa,
 // llama_tied); ours: 0.01-0.2%, 0.9986 / 0.9866 / 0.9998 / 0.9998.
 static void bf16_lora(const char *name) {
+    SKIP_WITHOUT_BF16_PRODUCTS();
     fixture f = open_fixture(name);
     model *m = model_load(f.dir, BE);
     model_use_bf16(m);

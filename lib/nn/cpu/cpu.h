@@ -15,7 +15,11 @@
 // On a kernel with elementwise loops: compiled for AVX-512, AVX2 and plain
 // x86-64, the best the CPU runs picked at load time (the build itself targets
 // plain x86-64, so that it runs anywhere).
+#if defined(__x86_64__) && defined(__GNUC__)
 #define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_CLONES
+#endif
 
 // memory.c (shared)
 float *cpu_alloc(size_t n);
