@@ -16,6 +16,7 @@
 
 #include "base/util.h"
 #include "nn/backend.h"
+#include "nn/scalar_kernels.h"
 
 #define CHECK_DNNL(call)                                                                \
     do {                                                                                \
@@ -45,14 +46,6 @@ static double median_time(void (*run)(void *), void *ctx) {
     }
     qsort(t, 5, sizeof *t, by_value);
     return t[2];
-}
-
-// Round to nearest even, as the hardware converts.
-static uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
 }
 
 typedef struct {
@@ -86,8 +79,8 @@ static dnnl_memory_desc_t plain(int rows, int cols, int row_stride, int col_stri
 static double bf16_gflops(product *p, dnnl_engine_t engine, int blocked, const char **impl) {
     size_t nx = (size_t)p->N * p->IC, nw = (size_t)p->OC * p->IC;
     uint16_t *xb = xmalloc(nx * sizeof *xb), *wb = xmalloc(nw * sizeof *wb);
-    for (size_t i = 0; i < nx; i++) xb[i] = to_bf16(p->x[i]);
-    for (size_t i = 0; i < nw; i++) wb[i] = to_bf16(p->w[i]);
+    for (size_t i = 0; i < nx; i++) xb[i] = bf16_of(p->x[i]);
+    for (size_t i = 0; i < nw; i++) wb[i] = bf16_of(p->w[i]);
     dnnl_memory_desc_t src = plain(p->N, p->IC, p->IC, 1, dnnl_bf16), dst = plain(p->N, p->OC, p->OC, 1, dnnl_f32);
     dnnl_memory_desc_t w_plain = plain(p->IC, p->OC, 1, p->IC, dnnl_bf16), w_md = w_plain;  // w^T [IC,OC]
     if (blocked) {

@@ -47,6 +47,15 @@ static inline HOSTDEVICE float tanh_fast(float z) {
 
 static inline HOSTDEVICE float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 
+// x in bf16 (the top 16 bits of a float), rounded to nearest even as the
+// hardware converts; NaN stays NaN (quiet).
+static inline HOSTDEVICE uint16_t bf16_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 // act 0 relu, 1 gelu (tanh approximation), 2 silu (x * sigmoid(x)).
 static inline HOSTDEVICE float act_forward(float x, int act) {
     switch (act) {

@@ -820,9 +820,7 @@ static void test_dropout(void) {
 // weights rounded to bf16 (the accumulation is fp32 in both), forward with
 // beta 0 and 1 and backward; packing leaves the weight untouched.
 static float round_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    uint32_t u = (uint32_t)bf16_of(x) << 16;
     memcpy(&x, &u, sizeof x);
     return x;
 }

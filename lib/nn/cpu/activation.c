@@ -9,11 +9,8 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
-
-static void check_act(int act) {
-    if (act < 0 || act > 2) die_internal("unknown activation %d", act);
-}
 
 // The fast kernels: OpenMP threads over the values, SIMD lanes within each
 // thread's share. The loops are written once per activation (act a literal,

@@ -17,11 +17,8 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
-
-static void check_heads(int H, int KVH) {
-    if (H <= 0 || KVH <= 0 || H % KVH != 0) die_internal("attention: %d query heads over %d kv heads", H, KVH);
-}
 
 // ---- fast: sgemm per (batch, head) for the two products, OpenMP over rows for the softmax ----
 

@@ -16,6 +16,7 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/scalar_kernels.h"
 
 typedef struct {
     int OC, IC;
@@ -37,15 +38,9 @@ static void start(void) {
     CHECK_DNNL(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
 }
 
-// Round to nearest even, as the hardware converts (NaN stays NaN).
 CPU_CLONES static void to_bf16(uint16_t *out, const float *in, size_t n) {
 #pragma omp parallel for simd if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &in[i], sizeof u);
-        uint32_t nan = (u & 0x7fffffffu) > 0x7f800000u;
-        out[i] = (uint16_t)(nan ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (size_t i = 0; i < n; i++) out[i] = bf16_of(in[i]);
 }
 
 void *cpu_pack_bf16(const float *w, int OC, int IC) {

@@ -9,6 +9,7 @@
 
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
 
 static inline __attribute__((always_inline)) double cross_entropy_row(float *dl, const float *x, int32_t target,
@@ -33,15 +34,9 @@ static inline __attribute__((always_inline)) double cross_entropy_row(float *dl,
     return lse - x[target];
 }
 
-// Targets >= V are the caller's bug; checked before any parallel loop.
-static void check_targets(const int32_t *targets, int N, int V) {
-    for (int n = 0; n < N; n++)
-        if (targets[n] >= V)
-            die_internal("cross_entropy: target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
-}
-
-CPU_CLONES double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V, float grad_scale) {
-    check_targets(targets, N, V);
+CPU_CLONES double cpu_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V,
+                                     float grad_scale) {
+    check_targets(targets, N, V);  // before any parallel loop
     double total = 0.0;
 #pragma omp parallel for reduction(+ : total) if ((size_t)N * V >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++)

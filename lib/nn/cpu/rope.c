@@ -5,14 +5,11 @@
 //   sign = -1 is the inverse rotation (= the transpose): the backward pass.
 #include "base/util.h"
 #include "nn/cpu/cpu.h"
+#include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
 
-static void check_hs(int hs) {
-    if (hs % 2 != 0) die_internal("rope: odd head size %d", hs);
-}
-
 void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign) {
-    check_hs(hs);
+    check_rope_head_size(hs);
     long tokens = (long)B * T;
     size_t half = (size_t)hs / 2;
 #pragma omp parallel for if ((size_t)tokens * H * hs >= CPU_PAR_MIN)
@@ -21,7 +18,7 @@ void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int 
 }
 
 void ref_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign) {
-    check_hs(hs);
+    check_rope_head_size(hs);
     size_t half = (size_t)hs / 2;
     for (long n = 0; n < (long)B * T; n++)
         rope_token(x + (size_t)n * H * hs, cos + pos[n] * half, sin + pos[n] * half, H, hs, sign);

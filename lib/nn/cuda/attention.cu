@@ -9,6 +9,7 @@
 // backward pass the key and value gradients, shared by every query (and by
 // the query heads of a group), are accumulated with atomic adds.
 #include "nn/cuda/cuda.h"
+#include "nn/backend_checks.h"
 
 #include "nn/scalar_kernels.h"
 
@@ -103,10 +104,6 @@ __global__ static void attention_backward_kernel(float *dq, float *dk, float *dv
             if (dk) atomicAdd(&dk[o], scale * ds[j] * qi[c]);
             if (dv) atomicAdd(&dv[o], p[j] * doi[c]);
         }
-}
-
-static void check_heads(int H, int KVH) {
-    if (H <= 0 || KVH <= 0 || H % KVH != 0) die_internal("attention: %d query heads over %d kv heads", H, KVH);
 }
 
 void cuda_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,

@@ -4,6 +4,7 @@
 //   dlogits[n] = grad_scale * (softmax(logits[n]) - onehot(target)), written;
 //   rows with targets[n] < 0: loss 0, dlogits 0. Returns the sum of the losses.
 #include "nn/cuda/cuda.h"
+#include "nn/backend_checks.h"
 
 __global__ static void cross_entropy_kernel(float *dlogits, float *loss, const float *logits, const int32_t *targets,
                                             int V, float grad_scale) {
@@ -32,9 +33,7 @@ __global__ static void cross_entropy_kernel(float *dlogits, float *loss, const f
 
 double cuda_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V,
                           float grad_scale) {
-    for (int n = 0; n < N; n++)
-        if (targets[n] >= V)
-            die_internal("cross_entropy: target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
+    check_targets(targets, N, V);
     if (N <= 0) return 0.0;
     float *loss = (float *)cuda_scratch(SCRATCH_OUT, (size_t)N * sizeof(float));
     cross_entropy_kernel<<<N, CUDA_THREADS>>>(dlogits, loss, logits, cuda_ints(SCRATCH_IDS, targets, (size_t)N), V,

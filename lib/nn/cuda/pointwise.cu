@@ -2,6 +2,7 @@
 // token or row where nn/scalar_kernels.h works on one): activations plain and
 // gated, RoPE, embeddings, add, scale and dropout.
 #include "nn/cuda/cuda.h"
+#include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
 
 // A grid-sized loop over n values.
@@ -11,10 +12,6 @@
 static unsigned grid_for(size_t n) {
     size_t b = cuda_blocks(n);
     return (unsigned)(b < 65535 ? (b ? b : 1) : 65535);
-}
-
-static void check_act(int act) {
-    if (act < 0 || act > 2) die_internal("unknown activation %d", act);
 }
 
 __global__ static void activation_kernel(float *out, const float *inp, size_t n, int act) {
@@ -68,7 +65,7 @@ __global__ static void rope_kernel(float *x, const int *pos, const float *cos, c
 }
 
 void cuda_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign) {
-    if (hs % 2 != 0) die_internal("rope: odd head size %d", hs);
+    check_rope_head_size(hs);
     size_t tokens = (size_t)B * T;
     if (!tokens) return;
     rope_kernel<<<grid_for(tokens), CUDA_THREADS>>>(x, cuda_ints(SCRATCH_IDS, pos, tokens), cos, sin, tokens, H, hs,
