@@ -12,41 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/util.h"
 #include "nn/backend.h"
 #include "nn/scalar_kernels.h"
+#include "timing.h"
 
 #define CHECK_DNNL(call)                                                                \
     do {                                                                                \
         dnnl_status_t status_ = (call);                                                 \
         if (status_ != dnnl_success) die_internal("oneDNN: %s: status %d", #call, status_); \
     } while (0)
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// The median of 5 timed runs of run(ctx), after a warm-up.
-static double median_time(void (*run)(void *), void *ctx) {
-    double t[5];
-    run(ctx);
-    for (int i = 0; i < 5; i++) {
-        double t0 = now();
-        run(ctx);
-        t[i] = now() - t0;
-    }
-    qsort(t, 5, sizeof *t, by_value);
-    return t[2];
-}
 
 typedef struct {
     int N, IC, OC;

@@ -16,16 +16,10 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "base/util.h"
 #include "nn/backend.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "timing.h"
 
 #define CHAINS 12  // independent accumulators: enough to hide the FMA latency
 
@@ -90,23 +84,16 @@ typedef struct {
     int in, out;
 } shape;
 
-// GFLOP/s of one product (the median of 5 runs, after a warm-up).
-static double time_product(const backend *be, int backward, float *x, float *w, float *y, float *dx, int N,
-                           int in, int out) {
-    double t[5];
-    for (int rep = -1; rep < 5; rep++) {
-        double t0 = now();
-        if (backward) be->matmul_backward(dx, NULL, y, x, w, N, in, out, 1.0f);
-        else be->matmul(y, x, w, N, in, out, 1.0f, 0.0f);
-        if (rep >= 0) t[rep] = now() - t0;
-    }
-    for (int i = 0; i < 5; i++)  // sort for the median
-        for (int j = i + 1; j < 5; j++)
-            if (t[j] < t[i]) {
-                double s = t[i];
-                t[i] = t[j], t[j] = s;
-            }
-    return 2.0 * N * in * (double)out / t[2] / 1e9;
+typedef struct {
+    const backend *be;
+    int backward, N, in, out;
+    float *x, *w, *y, *dx;
+} product;
+
+static void run_product(void *ctx) {
+    product *p = ctx;
+    if (p->backward) p->be->matmul_backward(p->dx, NULL, p->y, p->x, p->w, p->N, p->in, p->out, 1.0f);
+    else p->be->matmul(p->y, p->x, p->w, p->N, p->in, p->out, 1.0f, 0.0f);
 }
 
 int main(int argc, char **argv) {
@@ -137,7 +124,8 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < (size_t)N * in; i++) x[i] = (float)(i % 17) * 0.01f;
             for (size_t i = 0; i < (size_t)in * out; i++) w[i] = (float)(i % 13) * 0.01f;
             for (size_t i = 0; i < (size_t)N * out; i++) y[i] = (float)(i % 11) * 0.01f;
-            double g = time_product(be, backward, x, w, y, dx, N, in, out);
+            product p = {be, backward, N, in, out, x, w, y, dx};
+            double g = 2.0 * N * in * (double)out / median_time(run_product, &p) / 1e9;
             printf("| %s, %s | %d | %d | %.1f | %.0f%% |\n", shapes[s].name,
                    backward ? "backward (input gradient)" : "forward", in, out, g, 100.0 * g / peak);
             be->release(x), be->release(w), be->release(y), be->release(dx);
