@@ -13,8 +13,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -fopenmp
 CXXFLAGS ?= -O2 -g
 WARN     = -Wall -Wextra
-CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP -DDEAL_LIBDIR='"/usr/lib/$(shell $(CC) -print-multiarch)"'
-LDLIBS  += -ldl -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer -ldnnl \
+CPPFLAGS += -Ilib -D_GNU_SOURCE -MMD -MP
+LDLIBS  += -lmsgpackc -lzstd -ljansson -lpcre2-8 -lstemmer -ldnnl \
            -lsentencepiece_train -lsentencepiece -lstdc++ -lpthread -lm
 
 # CUDA: built whenever nvcc is found, unless CUDA=0.
@@ -105,7 +105,7 @@ bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm
 $(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
-# Would bf16 products pay here? fp32 (OpenBLAS) against oneDNN's bf16 matmul (bench/README.md).
+# Would bf16 products pay here? fp32 (oneDNN sgemm) against oneDNN's bf16 matmul (bench/README.md).
 $(BUILD)/bench/bf16_gemm: bench/bf16_gemm.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)

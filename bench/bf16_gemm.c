@@ -1,6 +1,6 @@
 // bf16_gemm.c: would bf16 matrix products pay on this CPU? The products of
 // SmolLM2-135M over N tokens, out[N,OC] = x[N,IC] @ w[OC,IC]^T, in fp32
-// through the CPU backend (OpenBLAS) and in bf16 (inputs and weights bf16,
+// through the CPU backend (oneDNN sgemm) and in bf16 (inputs and weights bf16,
 // fp32 accumulation and output) through oneDNN's matmul primitive, with the
 // weights in their plain layout and in oneDNN's preferred blocked layout
 // (reordered once, as frozen weights could be). The conversion of x to bf16

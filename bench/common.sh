@@ -12,8 +12,8 @@
 #   BENCH_MODELS      of "t5 llama smollm2" (default all three; smollm2 is the embedded
 #                     default model, scripts/get-default-model.sh)
 #   BENCH_VARIANTS    what runs, each IMPL/CORETYPE/WAIT: IMPL deal, deal-bf16 (--bf16), hf-fp32 or hf-bf16;
-#                     CORETYPE the OpenBLAS kernels (OPENBLAS_CORETYPE and DEAL_BLAS_CORETYPE
-#                     both set to it; "unset": neither, each side picks); WAIT the libgomp
+#                     CORETYPE the OpenBLAS kernels torch uses (OPENBLAS_CORETYPE; "unset": torch's
+#                     OpenBLAS picks; deal ignores it, its products are oneDNN's); WAIT the libgomp
 #                     wait policy (OMP_WAIT_POLICY passive or active; "default": unset).
 #                     Default: deal/unset/default deal-bf16/unset/default hf-fp32/SkylakeX/default
 #                     hf-bf16/SkylakeX/default
@@ -40,14 +40,13 @@ done
 mkdir -p "$OUT/results"
 
 # with_env CORETYPE WAIT CMD...: run CMD with OPENBLAS_CORETYPE=CORETYPE (none for
-# "unset") and OMP_WAIT_POLICY=WAIT (none for "default"). deal (since 7948a93) loads
-# OpenBLAS itself after setting OPENBLAS_CORETYPE to the best core the CPU supports
-# (SkylakeX with AVX-512) unless DEAL_BLAS_CORETYPE names one, so that is set (or
-# unset) alike; torch ignores it.
+# "unset") and OMP_WAIT_POLICY=WAIT (none for "default"). Only the reference reads
+# OPENBLAS_CORETYPE (its OpenBLAS, for what torch does not do with oneDNN); deal's
+# products are oneDNN's, whose kernels follow the CPU (since the commit after 9b3570a).
 with_env() {
     local c=$1 w=$2 u=() s=(); shift 2  # env: every -u before the first NAME=VALUE
-    if [ "$c" = unset ]; then u+=(-u OPENBLAS_CORETYPE -u DEAL_BLAS_CORETYPE)
-    else s+=(OPENBLAS_CORETYPE="$c" DEAL_BLAS_CORETYPE="$c"); fi
+    if [ "$c" = unset ]; then u+=(-u OPENBLAS_CORETYPE)
+    else s+=(OPENBLAS_CORETYPE="$c"); fi
     if [ "$w" = default ]; then u+=(-u OMP_WAIT_POLICY); else s+=(OMP_WAIT_POLICY="$w"); fi
     env "${u[@]}" "${s[@]}" "$@"
 }

@@ -6,7 +6,7 @@
 //    registers only (AVX-512 where the CPU has it, else AVX2), no memory
 //    traffic, so no real kernel can beat it.
 // 2. The products the models run, through the CPU backend's matmul and
-//    matmul_backward (OpenBLAS), at SmolLM2-135M's shapes over N tokens: the
+//    matmul_backward (oneDNN sgemm), at SmolLM2-135M's shapes over N tokens: the
 //    attention and MLP projections forward, and backward as LoRA training runs
 //    them (input gradient only: frozen weights get no weight gradient).
 // Prints GFLOP/s and the share of the peak for each, as a Markdown table.

@@ -13,8 +13,7 @@ packages=(
     libpcre2-dev                 # byte-level BPE pre-tokenizer regex
     libsentencepiece-dev         # SentencePiece tokenizers (T5), training too
     libstemmer-dev               # Porter stemming for ROUGE-1
-    libopenblas-dev libopenblas0-openmp   # CPU BLAS (the OpenMP build, loaded at run time)
-    libdnnl-dev                  # oneDNN: bf16 matrix products (--bf16)
+    libdnnl-dev                  # oneDNN: every CPU matrix product (fp32 sgemm, bf16 matmul)
     python3 python3-pip          # test helpers (JSON and XML checks)
     python3-torch python3-numpy python3-yaml python3-requests python3-psutil
                                  # the reference: transformers + PEFT on Debian's torch

@@ -17,7 +17,7 @@ emit() {
 
 # log TASK STEPS LOSS0: a deal-train log, the loss falling from LOSS0.
 log() {
-    printf '{"start":true,"method":"deal","backend":"cpu","kernels":"OpenBLAS 0.3.21 Haswell","examples":%d,"trainable":4096}\n' $(($2 * 8))
+    printf '{"start":true,"method":"deal","backend":"cpu","kernels":"oneDNN 2.6.3, kernels for avx2","examples":%d,"trainable":4096}\n' $(($2 * 8))
     awk -v n="$2" -v l0="$3" 'BEGIN { for (s = 1; s <= n; s++)
         printf "{\"step\":%d,\"epoch\":0,\"loss\":%.6f,\"regularizer\":0,\"grad_norm\":1.5,\"lr\":0.0005,\"tokens\":900,\"samples\":8,\"tokens_per_s\":%.1f,\"samples_per_s\":2.00,\"elapsed_s\":%.3f}\n",
                s, l0 / (1 + 0.2 * s), 400 + s, 2.5 * s }'
@@ -62,7 +62,7 @@ check "heat map link" grep -qxF '![accuracy matrix](matrix.svg)' "$md"
 check "loss chart link" grep -qxF '![training loss](loss.svg)' "$md"
 # yahoo: 25 steps, final loss 3.0 / 6 = 0.5, 62.5 s, median tokens/s 413.
 check "training row" grep -qxF '| yahoo | 200 | 25 | 0.5000 | 1 min 03 s | 413 |' "$md"
-check "kernels" grep -qF 'kernels: OpenBLAS 0.3.21 Haswell' "$md"
+check "kernels" grep -qF 'kernels: oneDNN 2.6.3, kernels for avx2' "$md"
 check "phase times" grep -qxF '| train | 3 | 3 min 13 s |' "$md"
 check "total wall time" grep -qF 'Total wall time: 3 min 28 s' "$md"
 check_eq "no temporary files left" "$(ls "$TMP/deal" | grep -c '\.tmp\.')" "0"

@@ -10,17 +10,17 @@
 //   dq += scale * dS @ k; dk += scale * dS^T @ q; dv += P^T @ dout;
 //   dbias[h] += sum over the batch of dS. Hidden keys have P = 0, so dS = 0
 //   there and the backward pass needs no masks.
-#include "nn/cpu/blas.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
-#include "nn/cpu/cpu.h"
 #include "nn/backend_checks.h"
+#include "nn/cpu/blas.h"
+#include "nn/cpu/cpu.h"
 #include "nn/scalar_kernels.h"
 
-// ---- fast: sgemm per (batch, head) for the two products, OpenMP over rows for the softmax ----
+// ---- fast: OpenMP over (batch, head) pairs, sgemm for the products ----
 
 // Softmax in place over one row of probs that holds scale * q.k: adds the
 // bias row (if any) on the visible keys [lo,hi), zeroes the hidden ones.
@@ -76,26 +76,24 @@ CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const fl
         }
         return;
     }
-    // 1. probs[b,h] = scale * q[b,:,h] @ k[b,:,h/group]^T        [Tq,Tk]
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, scale, q + (size_t)b * Tq * qs + h * hs,
-                        qs, k + (size_t)b * Tk * ks + h / group * hs, ks, 0.0f, probs + ((size_t)b * H + h) * Tq * Tk,
-                        Tk);
-    // 2. bias, masks and softmax, one row (b,h,i) at a time
-    long rows = (long)B * H * Tq;
-#pragma omp parallel for if ((size_t)rows * Tk >= CPU_PAR_MIN)
-    for (long r = 0; r < rows; r++) {
-        int b = (int)(r / ((long)H * Tq)), h = (int)(r / Tq % H), i = (int)(r % Tq), lo, hi;
-        visible_keys(&lo, &hi, kv_start, kv_end, causal, b, i, Tq, Tk);
-        softmax_row(probs + (size_t)r * Tk, bias ? bias + ((size_t)h * Tq + i) * Tk : NULL, lo, hi, Tk);
+    // Per (batch, head), on one thread each: the scores, their softmax row by
+    // row, and the weighted sum of the values; the products are single-threaded
+    // sgemm calls (inside the parallel loop), too small to split further.
+    long pairs = (long)B * H;
+#pragma omp parallel for schedule(dynamic) if ((size_t)pairs * Tq * Tk * hs >= CPU_PAR_MIN)
+    for (long bh = 0; bh < pairs; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H), lo, hi;
+        float *P = probs + (size_t)bh * Tq * Tk;
+        const float *kb = k + (size_t)b * Tk * ks + h / group * hs, *vb = v + (size_t)b * Tk * ks + h / group * hs;
+        // probs[b,h] = scale * q[b,:,h] @ k[b,:,h/group]^T        [Tq,Tk]
+        blas_sgemm('N', 'T', Tq, Tk, hs, scale, q + (size_t)b * Tq * qs + h * hs, qs, kb, ks, 0.0f, P, Tk);
+        for (int i = 0; i < Tq; i++) {
+            visible_keys(&lo, &hi, kv_start, kv_end, causal, b, i, Tq, Tk);
+            softmax_row(P + (size_t)i * Tk, bias ? bias + ((size_t)h * Tq + i) * Tk : NULL, lo, hi, Tk);
+        }
+        // out[b,:,h] = probs[b,h] @ v[b,:,h/group]                  [Tq,hs]
+        blas_sgemm('N', 'N', Tq, hs, Tk, 1.0f, P, Tk, vb, ks, 0.0f, out + (size_t)b * Tq * qs + h * hs, qs);
     }
-    // 3. out[b,:,h] = probs[b,h] @ v[b,:,h/group]                  [Tq,hs]
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, 1.0f,
-                        probs + ((size_t)b * H + h) * Tq * Tk, Tk, v + (size_t)b * Tk * ks + h / group * hs, ks, 0.0f,
-                        out + (size_t)b * Tq * qs + h * hs, qs);
 }
 
 CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
@@ -106,48 +104,68 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
     int group = H / KVH, qs = H * hs, ks = KVH * hs;
     int need_ds = dq || dk || dbias;
     float *ds = need_ds ? xmalloc(sizeof(float) * H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
-    // One batch element at a time: the rows of a step are then distinct
-    // (h,i), so dbias can be accumulated from them in parallel; the kv heads
-    // shared by several query heads are accumulated by serial loops over h.
+    // Where several query heads share a kv head, each head's share of dk / dv
+    // goes to its own slice [H,Tk,hs] first, summed per group after the heads.
+    float *dk_h = group > 1 && dk ? xmalloc(sizeof(float) * H * Tk * hs) : NULL;
+    float *dv_h = group > 1 && dv ? xmalloc(sizeof(float) * H * Tk * hs) : NULL;
+    // One batch element at a time, its heads in parallel: the heads' rows of
+    // dbias are distinct, and every product runs on one thread.
     for (int b = 0; b < B; b++) {
-        const float *P = probs + (size_t)b * H * Tq * Tk;  // [H,Tq,Tk]
         const float *qb = q + (size_t)b * Tq * qs, *dob = dout + (size_t)b * Tq * qs;
         const float *kb = k + (size_t)b * Tk * ks, *vb = v + (size_t)b * Tk * ks;
-        if (dv)  // dv[b,:,h/group] += P[h]^T @ dout[b,:,h]           [Tk,hs]
-            for (int h = 0; h < H; h++)
-                blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, 1.0f, P + (size_t)h * Tq * Tk, Tk,
-                            dob + h * hs, qs, 1.0f, dv + (size_t)b * Tk * ks + h / group * hs, ks);
-        if (!need_ds) continue;
-        // dP[h] = dout[b,:,h] @ v[b,:,h/group]^T                      [Tq,Tk]
-        for (int h = 0; h < H; h++)
-            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hs, 1.0f, dob + h * hs, qs,
-                        vb + h / group * hs, ks, 0.0f, ds + (size_t)h * Tq * Tk, Tk);
-        // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
-        long rows = (long)H * Tq;
-#pragma omp parallel for if ((size_t)rows * Tk >= CPU_PAR_MIN)
-        for (long r = 0; r < rows; r++) {
-            const float *p = P + (size_t)r * Tk;
-            float *d = ds + (size_t)r * Tk;
-            double dot = 0.0;
+        float *dkb = dk ? dk + (size_t)b * Tk * ks : NULL, *dvb = dv ? dv + (size_t)b * Tk * ks : NULL;
+#pragma omp parallel for schedule(dynamic) if ((size_t)H * Tq * Tk * hs >= CPU_PAR_MIN)
+        for (int h = 0; h < H; h++) {
+            const float *P = probs + ((size_t)b * H + h) * Tq * Tk;  // [Tq,Tk]
+            const float *kh = kb + h / group * hs, *vh = vb + h / group * hs;
+            if (dv) {  // dv[b,:,h/group] += P^T @ dout[b,:,h]           [Tk,hs]
+                if (dv_h) blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, 0.0f, dv_h + (size_t)h * Tk * hs, hs);
+                else blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, 1.0f, dvb + h * hs, ks);
+            }
+            if (!need_ds) continue;
+            // dP = dout[b,:,h] @ v[b,:,h/group]^T                      [Tq,Tk]
+            float *dsh = ds + (size_t)h * Tq * Tk;
+            blas_sgemm('N', 'T', Tq, Tk, hs, 1.0f, dob + h * hs, qs, vh, ks, 0.0f, dsh, Tk);
+            // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
+            for (int i = 0; i < Tq; i++) {
+                const float *p = P + (size_t)i * Tk;
+                float *d = dsh + (size_t)i * Tk;
+                double dot = 0.0;
 #pragma omp simd reduction(+ : dot)
-            for (int j = 0; j < Tk; j++) dot += (double)p[j] * d[j];
-            for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - (float)dot);
-            if (dbias) {
-                float *db = dbias + (size_t)r * Tk;  // r = h * Tq + i
-                for (int j = 0; j < Tk; j++) db[j] += d[j];
+                for (int j = 0; j < Tk; j++) dot += (double)p[j] * d[j];
+#pragma omp simd
+                for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - (float)dot);
+                if (dbias) {
+                    float *db = dbias + ((size_t)h * Tq + i) * Tk;
+#pragma omp simd
+                    for (int j = 0; j < Tk; j++) db[j] += d[j];
+                }
+            }
+            if (dq)  // dq[b,:,h] += scale * dS @ k[b,:,h/group]      [Tq,hs]
+                blas_sgemm('N', 'N', Tq, hs, Tk, scale, dsh, Tk, kh, ks, 1.0f, dq + (size_t)b * Tq * qs + h * hs, qs);
+            if (dk) {  // dk[b,:,h/group] += scale * dS^T @ q[b,:,h]    [Tk,hs]
+                if (dk_h) blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, 0.0f, dk_h + (size_t)h * Tk * hs, hs);
+                else blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, 1.0f, dkb + h * hs, ks);
             }
         }
-        for (int h = 0; h < H; h++) {
-            const float *dsh = ds + (size_t)h * Tq * Tk;
-            if (dq)  // dq[b,:,h] += scale * dS[h] @ k[b,:,h/group]      [Tq,hs]
-                blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hs, Tk, scale, dsh, Tk,
-                            kb + h / group * hs, ks, 1.0f, dq + (size_t)b * Tq * qs + h * hs, qs);
-            if (dk)  // dk[b,:,h/group] += scale * dS[h]^T @ q[b,:,h]    [Tk,hs]
-                blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs,
-                            1.0f, dk + (size_t)b * Tk * ks + h / group * hs, ks);
+        // The groups' sums: dk / dv [b, j, g] += sum over the group's heads.
+        if (dk_h || dv_h) {
+#pragma omp parallel for if ((size_t)Tk * H * hs >= CPU_PAR_MIN)
+            for (int j = 0; j < Tk; j++)
+                for (int h = 0; h < H; h++) {
+                    size_t from = ((size_t)h * Tk + j) * hs, to = (size_t)j * ks + (size_t)(h / group) * hs;
+                    if (dk_h)
+#pragma omp simd
+                        for (int c = 0; c < hs; c++) dkb[to + c] += dk_h[from + c];
+                    if (dv_h)
+#pragma omp simd
+                        for (int c = 0; c < hs; c++) dvb[to + c] += dv_h[from + c];
+                }
         }
     }
     free(ds);
+    free(dk_h);
+    free(dv_h);
 }
 
 // ---- reference: one query at a time, double accumulation ----

@@ -4,7 +4,7 @@
 //   backward  dinp[N,IC] += bf16(dout) @ bf16(w)
 // accumulated in fp32. The weights are converted once (cpu_pack_bf16), the
 // inputs at each call. On this project's machine (AVX512-BF16) the products
-// run 2x faster than fp32 OpenBLAS (bench/bf16_gemm.c); the price is bf16's
+// run about 2x faster than fp32 (bench/bf16_gemm.c); the price is bf16's
 // 8-bit mantissa in the products' inputs, as under PyTorch's bf16 autocast.
 //
 // A primitive is made for each shape (oneDNN keeps recent ones in its

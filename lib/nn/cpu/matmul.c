@@ -12,7 +12,7 @@ static void scale_out(float *out, size_t n, float beta) {
     for (size_t i = 0; i < n; i++) out[i] = beta == 0.0f ? 0.0f : beta * out[i];
 }
 
-// ---- fast: OpenBLAS sgemm ----
+// ---- fast: oneDNN sgemm (blas.h) ----
 
 void cpu_matmul(float *out, const float *inp, const float *w, int N, int IC, int OC, float alpha, float beta) {
     if (N <= 0 || OC <= 0) return;
@@ -20,16 +20,16 @@ void cpu_matmul(float *out, const float *inp, const float *w, int N, int IC, int
         scale_out(out, (size_t)N * OC, beta);
         return;
     }
-    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, alpha, inp, IC, w, IC, beta, out, OC);
+    blas_sgemm('N', 'T', N, OC, IC, alpha, inp, IC, w, IC, beta, out, OC);
 }
 
 void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N, int IC,
                          int OC, float alpha) {
     if (N <= 0 || IC <= 0 || OC <= 0) return;
     if (dinp)  // [N,IC] += [N,OC] @ [OC,IC]
-        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, alpha, dout, OC, w, IC, 1.0f, dinp, IC);
+        blas_sgemm('N', 'N', N, IC, OC, alpha, dout, OC, w, IC, 1.0f, dinp, IC);
     if (dw)  // [OC,IC] += [N,OC]^T @ [N,IC]
-        blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, alpha, dout, OC, inp, IC, 1.0f, dw, IC);
+        blas_sgemm('T', 'N', OC, IC, N, alpha, dout, OC, inp, IC, 1.0f, dw, IC);
 }
 
 // ---- reference: triple loops, double accumulation ----
