@@ -12,6 +12,8 @@
 // Prints GFLOP/s and the share of the peak for each, as a Markdown table.
 // 3. Where the CPU has AVX512-BF16: the bf16 peak the same way (vdpbf16ps on
 //    registers), i.e. the most any bf16 matrix product could reach here.
+// 4. The memory read bandwidth: every thread sums its part of a 1 GiB buffer.
+//    A decoding step reads every weight once, so this bounds generation.
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -79,6 +81,26 @@ static double peak_of(double (*kernel)(long, float *)) {
     return best;
 }
 
+// GB/s of reading a buffer much larger than the caches (best of 3).
+static double read_bandwidth(void) {
+    size_t n = ((size_t)1 << 30) / sizeof(float);
+    float *buf = xmalloc(n * sizeof *buf);
+    double best = 0.0;
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);  // touched by the threads that read it
+    for (int rep = 0; rep < 3; rep++) {
+        float sum = 0.0f;
+        double t0 = now();
+#pragma omp parallel for simd reduction(+ : sum)
+        for (size_t i = 0; i < n; i++) sum += buf[i];
+        double g = (double)(n * sizeof *buf) / (now() - t0) / 1e9;
+        if (sum == 12345.0f) printf(" ");  // keep the result alive
+        if (g > best) best = g;
+    }
+    free(buf);
+    return best;
+}
+
 typedef struct {
     const char *name;
     int in, out;
@@ -110,6 +132,7 @@ int main(int argc, char **argv) {
         double bf = peak_of(dpbf16_avx512);
         printf("bf16 peak (AVX512-BF16 dot products on registers): %.1f GFLOP/s, %.2fx the fp32 peak\n", bf, bf / peak);
     }
+    printf("memory read bandwidth (1 GiB, all threads): %.1f GB/s\n", read_bandwidth());
     printf("\n");
     printf("| product (N = %d tokens) | in | out | GFLOP/s | share of peak |\n| --- | ---: | ---: | ---: | ---: |\n", N);
     // SmolLM2-135M: d_model 576, 9 query heads and 3 kv heads of 64, MLP 1536, vocabulary 49152.

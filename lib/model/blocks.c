@@ -11,13 +11,16 @@ static const float *saved_copy(const backend *be, arena *ar, const float *x, siz
     return c;
 }
 
-// Rows of queries and of keys, and the size of the saved softmax.
+// The row offsets of a packed batch's keys; rows of queries and of keys; the
+// size of the saved softmax.
+static const int *kv_rows_of(const attn_geometry *g) { return g->kv_seq ? g->kv_seq : g->seq; }
 static int query_rows(const attn_geometry *g) { return g->seq ? g->seq[g->B] : g->B * g->Tq; }
-static int key_rows(const attn_geometry *g) { return g->seq ? g->seq[g->B] : g->B * g->Tk; }
+static int key_rows(const attn_geometry *g) { return g->seq ? kv_rows_of(g)[g->B] : g->B * g->Tk; }
 static size_t probs_size(const attn_geometry *g, int H) {
     if (!g->seq) return (size_t)g->B * H * g->Tq * g->Tk;
+    const int *ks = kv_rows_of(g);
     size_t n = 0;
-    for (int i = 0; i < g->B; i++) n += (size_t)H * (g->seq[i + 1] - g->seq[i]) * (g->seq[i + 1] - g->seq[i]);
+    for (int i = 0; i < g->B; i++) n += (size_t)H * (g->seq[i + 1] - g->seq[i]) * (ks[i + 1] - ks[i]);
     return n;
 }
 
@@ -48,13 +51,15 @@ void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const f
         be->attention(a->att, a->probs, a->qh, a->kh, a->vh, g->bias, g->kv_start, g->kv_end, g->causal, a->scale,
                       g->B, g->Tq, g->Tk, H, KVH, hs);
     } else {
-        float *probs = a->probs;
+        const int *ks = kv_rows_of(g);
+        size_t block = 0;  // of sequence i in probs and bias
         for (int i = 0; i < g->B; i++) {
-            int at = g->seq[i], T = g->seq[i + 1] - at;
-            be->attention(a->att + (size_t)at * H * hs, probs, a->qh + (size_t)at * H * hs,
-                          a->kh + (size_t)at * KVH * hs, a->vh + (size_t)at * KVH * hs, NULL, NULL, NULL, g->causal,
-                          a->scale, 1, T, T, H, KVH, hs);
-            probs += (size_t)H * T * T;
+            size_t q0 = (size_t)g->seq[i], k0 = (size_t)ks[i];
+            int Tq = g->seq[i + 1] - g->seq[i], Tk = ks[i + 1] - ks[i];
+            be->attention(a->att + q0 * H * hs, a->probs + block, a->qh + q0 * H * hs, a->kh + k0 * KVH * hs,
+                          a->vh + k0 * KVH * hs, g->bias ? g->bias + block : NULL, NULL, NULL, g->causal, a->scale,
+                          1, Tq, Tk, H, KVH, hs);
+            block += (size_t)H * Tq * Tk;
         }
     }
     linear_forward(be, ar, &a->o, x, a->att, Nq, 1.0f, dropout);  // x += o(att)
@@ -74,14 +79,16 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
         be->attention_backward(dq, dk, dv, g->dbias, datt, a->probs, a->qh, a->kh, a->vh, a->scale, g->B, g->Tq,
                                g->Tk, H, KVH, hs);
     } else {
-        const float *probs = a->probs;
+        const int *ks = kv_rows_of(g);
+        size_t block = 0;
         for (int i = 0; i < g->B; i++) {
-            size_t at = (size_t)g->seq[i];
-            int T = g->seq[i + 1] - g->seq[i];
-            be->attention_backward(dq + at * H * hs, dk + at * KVH * hs, dv + at * KVH * hs, NULL,
-                                   datt + at * H * hs, probs, a->qh + at * H * hs, a->kh + at * KVH * hs,
-                                   a->vh + at * KVH * hs, a->scale, 1, T, T, H, KVH, hs);
-            probs += (size_t)H * T * T;
+            size_t q0 = (size_t)g->seq[i], k0 = (size_t)ks[i];
+            int Tq = g->seq[i + 1] - g->seq[i], Tk = ks[i + 1] - ks[i];
+            be->attention_backward(dq + q0 * H * hs, dk + k0 * KVH * hs, dv + k0 * KVH * hs,
+                                   g->dbias ? g->dbias + block : NULL, datt + q0 * H * hs, a->probs + block,
+                                   a->qh + q0 * H * hs, a->kh + k0 * KVH * hs, a->vh + k0 * KVH * hs, a->scale, 1, Tq,
+                                   Tk, H, KVH, hs);
+            block += (size_t)H * Tq * Tk;
         }
     }
     if (g->q_pos) {  // the gradient of a rotation is the inverse rotation

@@ -10,12 +10,15 @@
 
 // How one attention call sees its keys: see backend.h's attention(). A padded
 // batch is B sequences of Tq queries over Tk keys each. A packed batch
-// (seq != NULL, self-attention only) is B sequences of different lengths laid
-// end to end, sequence i on rows seq[i]..seq[i+1]-1, each attending only to
-// itself: no padding is computed (Tq, Tk unused).
+// (seq != NULL) is B sequences of different lengths laid end to end: the
+// queries of sequence i on rows seq[i]..seq[i+1]-1, its keys on rows
+// kv_seq[i]..kv_seq[i+1]-1 of the keys' input (kv_seq NULL: the queries' rows,
+// as in self-attention); each sees only its own keys, and no padding is
+// computed (Tq, Tk, kv_start, kv_end unused). A packed batch's bias (and dbias)
+// is one [H, Tq_i, Tk_i] block per sequence, end to end.
 typedef struct {
     int B, Tq, Tk;
-    const int *seq;  // [B + 1] row offsets of a packed batch, or NULL
+    const int *seq, *kv_seq;  // [B + 1] row offsets of a packed batch's queries and keys, or NULL
     const float *bias;  // [H, Tq, Tk] added to the scores (T5), or NULL
     float *dbias;  // where the backward pass accumulates the bias gradient, or NULL
     const int *kv_start, *kv_end;  // per example, or NULL for all keys

@@ -46,19 +46,27 @@ static int rel_bucket(int rel, int bidirectional, int num_buckets, int max_dista
     return bucket + (large < n - 1 ? large : n - 1);
 }
 
-// bias [H, Tq, Tk] for queries at positions q0..q0+Tq-1 and keys 0..Tk-1.
-static float *position_bias(model *m, const float *table, int bidirectional, int Tq, int Tk, int q0) {
+// The bias of B sequences, sequence i one block [H, T_i, T_i] (T_i = seq[i+1] -
+// seq[i]) end to end, the layout of a packed batch (blocks.h); or, with seq
+// NULL, the one block [H, 1, Tk] of the query at position Tk - 1 (a decoding
+// step, B = 1).
+static float *position_bias(model *m, const float *table, int bidirectional, const int *seq, int B, int Tk) {
     const model_config *c = &m->cfg;
     int H = c->n_heads, nb = c->rel_buckets;
     float *host_table = xmalloc((size_t)nb * H * sizeof *host_table);
     m->be->download(host_table, table, (size_t)nb * H);
-    size_t n = (size_t)H * Tq * Tk;
-    float *host = xmalloc(n * sizeof *host);
-    for (int i = 0; i < Tq; i++)
-        for (int j = 0; j < Tk; j++) {
-            int b = rel_bucket(j - (q0 + i), bidirectional, nb, c->rel_max_distance);
-            for (int h = 0; h < H; h++) host[((size_t)h * Tq + i) * Tk + j] = host_table[b * H + h];
-        }
+    size_t n = 0;
+    for (int s = 0; s < B; s++) n += seq ? (size_t)H * (seq[s + 1] - seq[s]) * (seq[s + 1] - seq[s]) : (size_t)H * Tk;
+    float *host = xmalloc((n ? n : 1) * sizeof *host), *block = host;
+    for (int s = 0; s < B; s++) {
+        int Tq = seq ? seq[s + 1] - seq[s] : 1, Tks = seq ? Tq : Tk, q0 = seq ? 0 : Tk - 1;
+        for (int i = 0; i < Tq; i++)
+            for (int j = 0; j < Tks; j++) {
+                int b = rel_bucket(j - (q0 + i), bidirectional, nb, c->rel_max_distance);
+                for (int h = 0; h < H; h++) block[((size_t)h * Tq + i) * Tks + j] = host_table[b * H + h];
+            }
+        block += (size_t)H * Tq * Tks;
+    }
     float *bias = arena_alloc(&m->ar, n);
     m->be->upload(bias, host, n);
     free(host);
@@ -66,19 +74,25 @@ static float *position_bias(model *m, const float *table, int bidirectional, int
     return bias;
 }
 
-// The table's gradient from the bias gradient [H, Tq, Tk] (full fine-tuning).
-static void position_bias_backward(model *m, float *dtable, const float *dbias, int bidirectional, int Tq,
-                                   int Tk) {
+// The table's gradient from the bias gradient of a packed batch (full fine-tuning).
+static void position_bias_backward(model *m, float *dtable, const float *dbias, int bidirectional, const int *seq,
+                                   int B) {
     const model_config *c = &m->cfg;
     int H = c->n_heads, nb = c->rel_buckets;
-    size_t n = (size_t)H * Tq * Tk;
-    float *host = xmalloc(n * sizeof *host), *dt = xcalloc((size_t)nb * H, sizeof *dt);
+    size_t n = 0;
+    for (int s = 0; s < B; s++) n += (size_t)H * (seq[s + 1] - seq[s]) * (seq[s + 1] - seq[s]);
+    float *host = xmalloc((n ? n : 1) * sizeof *host), *dt = xcalloc((size_t)nb * H, sizeof *dt);
     m->be->download(host, dbias, n);
-    for (int i = 0; i < Tq; i++)
-        for (int j = 0; j < Tk; j++) {
-            int b = rel_bucket(j - i, bidirectional, nb, c->rel_max_distance);
-            for (int h = 0; h < H; h++) dt[b * H + h] += host[((size_t)h * Tq + i) * Tk + j];
-        }
+    const float *block = host;
+    for (int s = 0; s < B; s++) {
+        int T = seq[s + 1] - seq[s];
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++) {
+                int b = rel_bucket(j - i, bidirectional, nb, c->rel_max_distance);
+                for (int h = 0; h < H; h++) dt[b * H + h] += block[((size_t)h * T + i) * T + j];
+            }
+        block += (size_t)H * T * T;
+    }
     float *dev = arena_alloc(&m->ar, (size_t)nb * H);
     m->be->upload(dev, dt, (size_t)nb * H);
     m->be->add(dtable, dtable, dev, (size_t)nb * H);
@@ -193,26 +207,31 @@ static void bind_grads(model *m, t5 *t) {
     t->head.wb = model_bf16_of(m, t->head.w);
 }
 
-// One pass over a padded batch: the inputs, and what the backward pass needs.
+// One pass over a packed batch (no padding: example i's source on encoder
+// rows src[i]..src[i+1]-1, its target on decoder rows tgt[i]..tgt[i+1]-1),
+// and what the backward pass needs.
 typedef struct {
-    int B, Ts, Tt;
+    int B, Ts, Tt;  // examples, the longest source and target
+    int *src, *tgt;  // [B + 1] row offsets
+    int *src_len;  // [B] source lengths (the decoding steps' cross-attention)
     int32_t *src_ids, *dec_ids, *labels;
-    int *src_len;
     float *x_enc, *enc_out, *enc_rstd, *enc_bias, *denc_bias, *dec_bias, *ddec_bias;
 } t5_pass;
 
-// Runs the encoder over the padded sources into p->enc_out [B*Ts, C]; keeps
-// its activations only if a backward pass follows (want_grads).
+// Runs the encoder over the packed sources into p->enc_out [src[B], C];
+// keeps its activations only if a backward pass follows (want_grads).
 static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     const backend *be = m->be;
     const model_config *c = &m->cfg;
     arena *ar = &m->ar;
-    int C = c->d_model, N = p->B * p->Ts;
+    int C = c->d_model, N = p->src[p->B];
     p->x_enc = arena_alloc(ar, (size_t)N * C);
     be->embedding(p->x_enc, p->src_ids, t->shared, N, C, 1.0f);
-    p->enc_bias = position_bias(m, t->enc_rel, 1, p->Ts, p->Ts, 0);
-    p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, (size_t)c->n_heads * p->Ts * p->Ts) : NULL;
-    attn_geometry g = {.B = p->B, .Tq = p->Ts, .Tk = p->Ts, .bias = p->enc_bias, .dbias = p->denc_bias, .kv_end = p->src_len};
+    p->enc_bias = position_bias(m, t->enc_rel, 1, p->src, p->B, 0);
+    size_t nb = 0;
+    for (int i = 0; i < p->B; i++) nb += (size_t)c->n_heads * p->src_len[i] * p->src_len[i];
+    p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, nb) : NULL;
+    attn_geometry g = {.B = p->B, .seq = p->src, .bias = p->enc_bias, .dbias = p->denc_bias};
     for (int l = 0; l < c->n_layers; l++) {
         arena_mark layer = arena_get_mark(ar);
         attn_forward(be, ar, &t->enc[l].self, p->x_enc, NULL, &g, dropout);
@@ -224,32 +243,38 @@ static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     be->rmsnorm(p->enc_out, p->enc_rstd, p->x_enc, t->enc_norm, N, C, c->norm_eps);
 }
 
-// Pads the batch: sources with pad; decoder input = start + target[:-1];
-// labels = target, -1 on padding.
+// Packs the batch: the sources end to end; decoder input = start + target[:-1],
+// labels = target, the targets end to end.
 static t5_pass make_pass(const model *m, const batch *b) {
     const model_config *c = &m->cfg;
     t5_pass p = {.B = b->B};
-    for (int i = 0; i < b->B; i++) {
+    p.src = xmalloc((size_t)(p.B + 1) * sizeof *p.src);
+    p.tgt = xmalloc((size_t)(p.B + 1) * sizeof *p.tgt);
+    p.src_len = xmalloc((size_t)(p.B ? p.B : 1) * sizeof *p.src_len);
+    p.src[0] = p.tgt[0] = 0;
+    for (int i = 0; i < p.B; i++) {
         if (b->n_source[i] > p.Ts) p.Ts = b->n_source[i];
         if (b->n_target[i] > p.Tt) p.Tt = b->n_target[i];
-    }
-    p.src_ids = xmalloc((size_t)p.B * p.Ts * sizeof *p.src_ids);
-    p.src_len = xmalloc((size_t)p.B * sizeof *p.src_len);
-    p.dec_ids = xmalloc((size_t)p.B * (p.Tt ? p.Tt : 1) * sizeof *p.dec_ids);
-    p.labels = xmalloc((size_t)p.B * (p.Tt ? p.Tt : 1) * sizeof *p.labels);
-    for (int i = 0; i < p.B; i++) {
         p.src_len[i] = b->n_source[i];
-        for (int t = 0; t < p.Ts; t++) p.src_ids[i * p.Ts + t] = t < b->n_source[i] ? b->source[i][t] : c->pad_id;
-        for (int t = 0; t < p.Tt; t++) {
-            int in_target = t < b->n_target[i];
-            p.dec_ids[i * p.Tt + t] = t == 0 ? c->decoder_start_id : in_target ? b->target[i][t - 1] : c->pad_id;
-            p.labels[i * p.Tt + t] = in_target ? b->target[i][t] : -1;
+        p.src[i + 1] = p.src[i] + b->n_source[i];
+        p.tgt[i + 1] = p.tgt[i] + b->n_target[i];
+    }
+    p.src_ids = xmalloc((size_t)(p.src[p.B] ? p.src[p.B] : 1) * sizeof *p.src_ids);
+    p.dec_ids = xmalloc((size_t)(p.tgt[p.B] ? p.tgt[p.B] : 1) * sizeof *p.dec_ids);
+    p.labels = xmalloc((size_t)(p.tgt[p.B] ? p.tgt[p.B] : 1) * sizeof *p.labels);
+    for (int i = 0; i < p.B; i++) {
+        memcpy(p.src_ids + p.src[i], b->source[i], (size_t)b->n_source[i] * sizeof *p.src_ids);
+        for (int t = 0; t < b->n_target[i]; t++) {
+            p.dec_ids[p.tgt[i] + t] = t == 0 ? c->decoder_start_id : b->target[i][t - 1];
+            p.labels[p.tgt[i] + t] = b->target[i][t];
         }
     }
     return p;
 }
 
-static void free_pass(t5_pass *p) { free(p->src_ids), free(p->src_len), free(p->dec_ids), free(p->labels); }
+static void free_pass(t5_pass *p) {
+    free(p->src), free(p->tgt), free(p->src_len), free(p->src_ids), free(p->dec_ids), free(p->labels);
+}
 
 static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale, float *logits) {
     const backend *be = m->be;
@@ -259,22 +284,30 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
     int C = c->d_model, backward = dloss_scale != 0.0f;
     bind_grads(m, t);
     t5_pass p = make_pass(m, b);
-    int Ne = p.B * p.Ts, Nd = p.B * p.Tt;
+    int Ne = p.src[p.B], Nd = p.tgt[p.B];
     encode(m, t, &p, dropout, backward);
 
     float *x = arena_alloc(ar, (size_t)Nd * C);
     be->embedding(x, p.dec_ids, t->shared, Nd, C, 1.0f);
-    p.dec_bias = position_bias(m, t->dec_rel, 0, p.Tt, p.Tt, 0);
-    p.ddec_bias = backward && model_grad_of(m, t->dec_rel) ? arena_alloc_zero(ar, (size_t)c->n_heads * p.Tt * p.Tt) : NULL;
-    attn_geometry self = {.B = p.B, .Tq = p.Tt, .Tk = p.Tt, .bias = p.dec_bias, .dbias = p.ddec_bias, .causal = 1};
-    attn_geometry cross = {.B = p.B, .Tq = p.Tt, .Tk = p.Ts, .kv_end = p.src_len};
+    p.dec_bias = position_bias(m, t->dec_rel, 0, p.tgt, p.B, 0);
+    size_t nb = 0;
+    for (int i = 0; i < p.B; i++) nb += (size_t)c->n_heads * (p.tgt[i + 1] - p.tgt[i]) * (p.tgt[i + 1] - p.tgt[i]);
+    p.ddec_bias = backward && model_grad_of(m, t->dec_rel) ? arena_alloc_zero(ar, nb) : NULL;
+    attn_geometry self = {.B = p.B, .seq = p.tgt, .bias = p.dec_bias, .dbias = p.ddec_bias, .causal = 1};
+    attn_geometry cross = {.B = p.B, .seq = p.tgt, .kv_seq = p.src};
     for (int l = 0; l < c->n_decoder_layers; l++) {
         attn_forward(be, ar, &t->dec[l].self, x, NULL, &self, dropout);
         attn_forward(be, ar, &t->dec[l].cross, x, p.enc_out, &cross, dropout);
         ffn_forward(be, ar, &t->dec[l].ffn, x, Nd, dropout);
     }
     double loss = lm_head_forward(be, ar, &t->head, x, Nd, p.labels, dloss_scale);
-    if (logits) be->download(logits, t->head.logits, (size_t)Nd * c->vocab_size);
+    if (logits) {  // to the padded layout [B, Tt, V] the interface promises, padding rows 0
+        size_t V = (size_t)c->vocab_size;
+        memset(logits, 0, (size_t)p.B * p.Tt * V * sizeof *logits);
+        for (int i = 0; i < p.B; i++)
+            be->download(logits + (size_t)i * p.Tt * V, t->head.logits + (size_t)p.tgt[i] * V,
+                         (size_t)(p.tgt[i + 1] - p.tgt[i]) * V);
+    }
 
     if (backward) {
         float *dx = arena_alloc_zero(ar, (size_t)Nd * C);
@@ -298,8 +331,8 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
             arena_rewind(ar, scratch);
         }
         if (dshared) be->embedding_backward(dshared, dxe, p.src_ids, Ne, C, 1.0f);
-        if (p.denc_bias) position_bias_backward(m, model_grad_of(m, t->enc_rel), p.denc_bias, 1, p.Ts, p.Ts);
-        if (p.ddec_bias) position_bias_backward(m, model_grad_of(m, t->dec_rel), p.ddec_bias, 0, p.Tt, p.Tt);
+        if (p.denc_bias) position_bias_backward(m, model_grad_of(m, t->enc_rel), p.denc_bias, 1, p.src, p.B);
+        if (p.ddec_bias) position_bias_backward(m, model_grad_of(m, t->dec_rel), p.ddec_bias, 0, p.tgt, p.B);
     }
     free_pass(&p);
     return loss;
@@ -317,12 +350,22 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
     t5_pass p = make_pass(m, b);
     encode(m, t, &p, NULL, 0);
 
-    // Cross-attention keys and values: computed once from the encoder output.
+    // Cross-attention keys and values: computed once from the packed encoder
+    // output, then copied to each example's slab of Ts positions.
+    int Ne = p.src[B];
     kv_cache *cross = xmalloc((size_t)L * sizeof *cross), *self = xmalloc((size_t)L * sizeof *self);
     for (int l = 0; l < L; l++) {
         cross[l] = (kv_cache){arena_alloc(ar, (size_t)B * p.Ts * D), arena_alloc(ar, (size_t)B * p.Ts * D), p.Ts};
-        linear_forward(be, ar, &t->dec[l].cross.k, cross[l].k, p.enc_out, B * p.Ts, 0.0f, NULL);
-        linear_forward(be, ar, &t->dec[l].cross.v, cross[l].v, p.enc_out, B * p.Ts, 0.0f, NULL);
+        arena_mark scratch = arena_get_mark(ar);
+        float *packed[2] = {arena_alloc(ar, (size_t)Ne * D), arena_alloc(ar, (size_t)Ne * D)};
+        linear_forward(be, ar, &t->dec[l].cross.k, packed[0], p.enc_out, Ne, 0.0f, NULL);
+        linear_forward(be, ar, &t->dec[l].cross.v, packed[1], p.enc_out, Ne, 0.0f, NULL);
+        for (int i = 0; i < B; i++) {
+            size_t from = (size_t)p.src[i] * D, to = (size_t)i * p.Ts * D, n = (size_t)p.src_len[i] * D;
+            be->copy(cross[l].k + to, packed[0] + from, n);
+            be->copy(cross[l].v + to, packed[1] + from, n);
+        }
+        arena_rewind(ar, scratch);
         self[l] = (kv_cache){arena_alloc(ar, (size_t)B * max_new * D), arena_alloc(ar, (size_t)B * max_new * D), max_new};
     }
     int32_t *cur = xmalloc((size_t)B * sizeof *cur), *next = xmalloc((size_t)B * sizeof *next);
@@ -332,7 +375,7 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
     for (int s = 0; s < max_new && done < B; s++) {
         arena_mark mark = arena_get_mark(ar);
         be->embedding(x, cur, t->shared, B, C, 1.0f);
-        float *bias = position_bias(m, t->dec_rel, 0, 1, s + 1, s);
+        float *bias = position_bias(m, t->dec_rel, 0, NULL, 1, s + 1);
         for (int i = 0; i < B; i++) len[i] = s + 1;
         for (int l = 0; l < L; l++) {
             attn_step(be, ar, &t->dec[l].self, x, B, &self[l], 1, len, bias, NULL, NULL, NULL);

@@ -23,7 +23,9 @@ deal-prep --jsonl "$TMP/reviews.jsonl" --task reviews --limit 0 > "$TMP/ex.msgpa
 deal-tokenize --train-vocab 300 --out "$TMP/sp.model" "$TMP/ex.msgpack"
 python3 "$HERE/make_tiny_model.py" t5 "$TMP/t5" --vocab 300 --tokenizer "$TMP/sp.model"
 deal-tokenize --model "$TMP/t5" "$TMP/ex.msgpack" > "$TMP/tok"
-TRAIN="deal-train --model $TMP/t5 --lr 1e-2 --batch 8 --accum 2 --epochs 3"
+# lr 5e-3: 80-83% on this task with every seed tried (1-6); at 1e-2 some seeds
+# fall into a poor minimum (58-75%), whichever the rounding or dropout masks.
+TRAIN="deal-train --model $TMP/t5 --lr 5e-3 --batch 8 --accum 2 --epochs 3"
 
 $TRAIN --out "$TMP/A" "$TMP/tok" 2>"$TMP/err"
 check "adapter written" test -s "$TMP/A/adapter_model.safetensors" -a -s "$TMP/A/adapter_config.json"

@@ -72,10 +72,24 @@ for m in seqlora deal inclora olora pertask replay; do
     printf '  %-8s %s\n' $m "$(json_get "$TMP/$m.score.json" \
         '"%5.1f %5.1f %5.1f   AA %5.1f  BWT %6.1f  F %5.1f" % (d["matrix"][0][0], d["matrix"][0][1], d["matrix"][1][1], d["aa"], d["bwt"], d["forgetting"])')"
 done
-F_seq=$(json_get "$TMP/seqlora.score.json" 'd["forgetting"]')
-F_deal=$(json_get "$TMP/deal.score.json" 'd["forgetting"]')
-check "seqlora forgets task 1 (F $F_seq)" python3 -c "assert $F_seq >= 20"
-check "DEAL forgets less than seqlora, by 10 points (F $F_deal vs $F_seq)" python3 -c "assert $F_deal <= $F_seq - 10"
+# Forgetting, seqlora against DEAL, as the mean over seeds 1-3: one seed's F
+# moves by 10 points or more with any change in rounding (the 200 steps of
+# task 1 amplify a difference in the last bit into a different adapter).
+for seed in 2 3; do
+    $TRAIN --seed $seed --epochs 20 --out "$TMP/T1.$seed" "$TMP/va.train" 2>/dev/null
+    predict --adapter "$TMP/T1.$seed" "$TMP/va.test" > "$TMP/after1.$seed.jsonl"
+    $T2 --seed $seed --method seqlora --init "$TMP/T1.$seed" --out "$TMP/seqlora.$seed" "$TMP/vc.train" 2>/dev/null
+    $T2 --seed $seed --method deal --lambda2 1 --init "$TMP/T1.$seed" --out "$TMP/deal.$seed" "$TMP/vc.train" 2>/dev/null
+    for m in seqlora deal; do
+        predict --adapter "$TMP/$m.$seed" "$TMP/both.test" > "$TMP/$m.after2.$seed.jsonl"
+        deal-score --sequence "$TMP/after1.$seed.jsonl" "$TMP/$m.after2.$seed.jsonl" --out "$TMP/$m.score.$seed.json"
+    done
+done
+mean_F() { python3 -c 'import json, sys; print(sum(json.load(open(f))["forgetting"] for f in sys.argv[1:]) / 3)' "$@"; }
+F_seq=$(mean_F "$TMP/seqlora.score.json" "$TMP/seqlora.score.2.json" "$TMP/seqlora.score.3.json")
+F_deal=$(mean_F "$TMP/deal.score.json" "$TMP/deal.score.2.json" "$TMP/deal.score.3.json")
+check "seqlora forgets task 1 (F $F_seq, mean of 3 seeds)" python3 -c "assert $F_seq >= 20"
+check "DEAL forgets less than seqlora, by 10 points (F $F_deal vs $F_seq, mean of 3 seeds)" python3 -c "assert $F_deal <= $F_seq - 10"
 check "DEAL learned task 2" python3 -c "assert $(json_get "$TMP/deal.score.json" 'd["matrix"][1][1]') >= 70"
 check_eq "pertask keeps task 1 (its own adapter: an oracle)" "$(json_get "$TMP/pertask.score.json" 'd["forgetting"]')" 0.0
 
