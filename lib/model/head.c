@@ -1,6 +1,8 @@
 // head.c: final norm -> vocabulary logits -> cross-entropy.
 #include "model/head.h"
 
+#include <string.h>
+
 double lm_head_forward(const backend *be, arena *ar, lm_head *h, const float *x, int N, const int32_t *targets,
                        float dloss_scale) {
     h->N = N;
@@ -26,4 +28,11 @@ void lm_head_backward(const backend *be, arena *ar, lm_head *h, float *dx) {
     else be->matmul_backward(dln, h->dw, h->dlogits, h->ln, h->w, N, C, h->V, 1.0f);
     if (h->scale != 1.0f) be->scale(dln, h->scale, (size_t)N * C);
     be->rmsnorm_backward(dx, h->dnorm, dln, h->x, h->norm, h->rstd, N, C);
+}
+
+void lm_head_download_padded(const backend *be, const lm_head *h, float *out, const int *seq, int B, int T) {
+    size_t V = (size_t)h->V;
+    memset(out, 0, (size_t)B * T * V * sizeof *out);
+    for (int i = 0; i < B; i++)
+        be->download(out + (size_t)i * T * V, h->logits + (size_t)seq[i] * V, (size_t)(seq[i + 1] - seq[i]) * V);
 }

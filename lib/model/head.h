@@ -30,5 +30,8 @@ double lm_head_forward(const backend *be, arena *ar, lm_head *h, const float *x,
                        float dloss_scale);
 // Accumulates dx [N, C] and the head's weight gradients.
 void lm_head_backward(const backend *be, arena *ar, lm_head *h, float *dx);
+// The logits of a packed batch (sequence i on rows seq[i]..seq[i+1]-1) into
+// the host's padded layout out [B, T, V], padding rows 0.
+void lm_head_download_padded(const backend *be, const lm_head *h, float *out, const int *seq, int B, int T);
 
 #endif

@@ -3,7 +3,6 @@
 // SwiGLU, tied or untied embeddings.
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/util.h"
 #include "model/blocks.h"
@@ -238,13 +237,7 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
         if (logits || p.labels[k] >= 0) rows[n] = k, targets[n++] = p.labels[k];
     float *xr = gather_rows(m, x, rows, n, C);
     double loss = lm_head_forward(be, &m->ar, &t->head, xr, n, targets, dloss_scale);
-    if (logits) {  // to the padded layout [B, T, V] the interface promises, padding rows 0
-        size_t V = (size_t)c->vocab_size;
-        memset(logits, 0, (size_t)p.B * p.T * V * sizeof *logits);
-        for (int i = 0; i < p.B; i++)
-            be->download(logits + (size_t)i * p.T * V, t->head.logits + (size_t)p.seq[i] * V,
-                         (size_t)(p.seq[i + 1] - p.seq[i]) * V);
-    }
+    if (logits) lm_head_download_padded(be, &t->head, logits, p.seq, p.B, p.T);
 
     if (dloss_scale != 0.0f) {
         float *dxr = arena_alloc_zero(&m->ar, (size_t)n * C);

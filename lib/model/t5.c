@@ -301,13 +301,7 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
         ffn_forward(be, ar, &t->dec[l].ffn, x, Nd, dropout);
     }
     double loss = lm_head_forward(be, ar, &t->head, x, Nd, p.labels, dloss_scale);
-    if (logits) {  // to the padded layout [B, Tt, V] the interface promises, padding rows 0
-        size_t V = (size_t)c->vocab_size;
-        memset(logits, 0, (size_t)p.B * p.Tt * V * sizeof *logits);
-        for (int i = 0; i < p.B; i++)
-            be->download(logits + (size_t)i * p.Tt * V, t->head.logits + (size_t)p.tgt[i] * V,
-                         (size_t)(p.tgt[i + 1] - p.tgt[i]) * V);
-    }
+    if (logits) lm_head_download_padded(be, &t->head, logits, p.tgt, p.B, p.Tt);
 
     if (backward) {
         float *dx = arena_alloc_zero(ar, (size_t)Nd * C);
