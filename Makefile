@@ -98,10 +98,13 @@ reference:
 # Speed: the matrix products against the machine's peak, then against
 # transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
 .PHONY: bench
+BENCH_DIR = $(or $(BENCH_OUT),bench/out)
 bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm
-	$(BUILD)/bench/matmul_peak
+	@mkdir -p $(BENCH_DIR)/results
+	$(BUILD)/bench/matmul_peak | tee $(BENCH_DIR)/results/matmul_peak.md
 	$(BUILD)/bench/bf16_gemm
 	bench/bench_train.sh && bench/bench_generate.sh
+	bench/bounds.py $(BENCH_DIR)/results $(BENCH_DIR)/setup bin/deal-cat
 $(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
