@@ -825,9 +825,9 @@ static float round_bf16(float x) {
     return x;
 }
 
-static void test_matmul_bf16(void) {
-    SKIP_WITHOUT_BF16_PRODUCTS();
-    int N = 37, IC = 70, OC = 45;
+// One weight's bf16 products (forward with beta 0 and 1, backward) against
+// fp32 products of bf16-rounded inputs.
+static void check_bf16_products(int N, int IC, int OC) {
     size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
     float *inp = rand_buf(ni, -1, 1), *w = rand_buf(nw, -1, 1), *out0 = rand_buf(no, -1, 1), *dout = rand_buf(no, -1, 1);
     float *w_copy = copy_buf(w, nw), *ri = copy_buf(inp, ni), *rw = copy_buf(w, nw), *rd = copy_buf(dout, no);
@@ -847,9 +847,18 @@ static void test_matmul_bf16(void) {
     FAST->matmul_bf16_backward(da, dout, packed, N, IC, OC);
     REF->matmul_backward(db, NULL, rd, ri, rw, N, IC, OC, 1.0f);
     expect_same("matmul_bf16_backward", da, db, ni);
-    CHECK(REF->pack_bf16 == NULL && REF->matmul_bf16 == NULL);  // the reference has no bf16 path
     FAST->release_bf16(packed);
     free(inp), free(w), free(out0), free(dout), free(w_copy), free(ri), free(rw), free(rd), free(da), free(db);
+}
+
+static void test_matmul_bf16(void) {
+    SKIP_WITHOUT_BF16_PRODUCTS();
+    check_bf16_products(37, 70, 45);
+    check_bf16_products(37, 70, 45);  // the same shape, another weight: the cached primitive reads the new one
+    check_bf16_products(1, 576, 192);  // a decoding step
+    for (int N = 1; N <= 80; N++) check_bf16_products(N, 24, 40);  // more shapes than the primitive cache holds
+    check_bf16_products(37, 70, 45);  // evicted, made again
+    CHECK(REF->pack_bf16 == NULL && REF->matmul_bf16 == NULL);  // the reference has no bf16 path
 }
 
 // exp_fast and tanh_fast (nn/scalar_kernels.h) against libm over their whole
