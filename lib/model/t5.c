@@ -46,32 +46,60 @@ static int rel_bucket(int rel, int bidirectional, int num_buckets, int max_dista
     return bucket + (large < n - 1 ? large : n - 1);
 }
 
-// The bias of B sequences, sequence i one block [H, T_i, T_i] (T_i = seq[i+1] -
-// seq[i]) end to end, the layout of a packed batch (blocks.h); or, with seq
-// NULL, the one block [H, 1, Tk] of the query at position Tk - 1 (a decoding
-// step, B = 1).
-static float *position_bias(model *m, const float *table, int bidirectional, const int *seq, int B, int Tk) {
-    const model_config *c = &m->cfg;
-    int H = c->n_heads, nb = c->rel_buckets;
-    float *host_table = xmalloc((size_t)nb * H * sizeof *host_table);
-    m->be->download(host_table, table, (size_t)nb * H);
-    size_t n = 0;
-    for (int s = 0; s < B; s++) n += seq ? (size_t)H * (seq[s + 1] - seq[s]) * (seq[s + 1] - seq[s]) : (size_t)H * Tk;
-    float *host = xmalloc((n ? n : 1) * sizeof *host), *block = host;
-    for (int s = 0; s < B; s++) {
-        int Tq = seq ? seq[s + 1] - seq[s] : 1, Tks = seq ? Tq : Tk, q0 = seq ? 0 : Tk - 1;
-        for (int i = 0; i < Tq; i++)
-            for (int j = 0; j < Tks; j++) {
-                int b = rel_bucket(j - (q0 + i), bidirectional, nb, c->rel_max_distance);
-                for (int h = 0; h < H; h++) block[((size_t)h * Tq + i) * Tks + j] = host_table[b * H + h];
-            }
-        block += (size_t)H * Tq * Tks;
-    }
-    float *bias = arena_alloc(&m->ar, n);
-    m->be->upload(bias, host, n);
+// One block of bias [H, Tq, Tk]: queries at positions q0..q0+Tq-1, keys 0..Tk-1.
+static void bias_block(float *block, const float *host_table, const model_config *c, int bidirectional, int Tq,
+                       int Tk, int q0) {
+    int H = c->n_heads;
+    for (int i = 0; i < Tq; i++)
+        for (int j = 0; j < Tk; j++) {
+            int b = rel_bucket(j - (q0 + i), bidirectional, c->rel_buckets, c->rel_max_distance);
+            for (int h = 0; h < H; h++) block[((size_t)h * Tq + i) * Tk + j] = host_table[b * H + h];
+        }
+}
+
+static float *table_on_host(model *m, const float *table) {
+    size_t n = (size_t)m->cfg.rel_buckets * m->cfg.n_heads;
+    float *host = xmalloc(n * sizeof *host);
+    m->be->download(host, table, n);
+    return host;
+}
+
+// host [n] copied into the arena (and freed).
+static float *to_arena(model *m, float *host, size_t n) {
+    float *dev = arena_alloc(&m->ar, n);
+    m->be->upload(dev, host, n);
     free(host);
+    return dev;
+}
+
+// The size of a packed batch's bias (blocks.h): one block [H, T_i, T_i] per
+// sequence (T_i = seq[i+1] - seq[i]), end to end.
+static size_t bias_size(const model *m, const int *seq, int B) {
+    size_t n = 0;
+    for (int i = 0; i < B; i++) n += (size_t)m->cfg.n_heads * (seq[i + 1] - seq[i]) * (seq[i + 1] - seq[i]);
+    return n;
+}
+
+// The bias of a packed batch.
+static float *position_bias(model *m, const float *table, int bidirectional, const int *seq, int B) {
+    size_t n = bias_size(m, seq, B);
+    float *host_table = table_on_host(m, table), *host = xmalloc((n ? n : 1) * sizeof *host), *block = host;
+    for (int i = 0; i < B; i++) {
+        int T = seq[i + 1] - seq[i];
+        bias_block(block, host_table, &m->cfg, bidirectional, T, T, 0);
+        block += (size_t)m->cfg.n_heads * T * T;
+    }
     free(host_table);
-    return bias;
+    return to_arena(m, host, n);
+}
+
+// A decoding step's bias [H, 1, len]: the query at position len - 1 (unidirectional).
+static float *step_position_bias(model *m, const float *table, int len) {
+    size_t n = (size_t)m->cfg.n_heads * len;
+    float *host_table = table_on_host(m, table), *host = xmalloc(n * sizeof *host);
+    bias_block(host, host_table, &m->cfg, 0, 1, len, len - 1);
+    free(host_table);
+    return to_arena(m, host, n);
 }
 
 // The table's gradient from the bias gradient of a packed batch (full fine-tuning).
@@ -79,8 +107,7 @@ static void position_bias_backward(model *m, float *dtable, const float *dbias, 
                                    int B) {
     const model_config *c = &m->cfg;
     int H = c->n_heads, nb = c->rel_buckets;
-    size_t n = 0;
-    for (int s = 0; s < B; s++) n += (size_t)H * (seq[s + 1] - seq[s]) * (seq[s + 1] - seq[s]);
+    size_t n = bias_size(m, seq, B);
     float *host = xmalloc((n ? n : 1) * sizeof *host), *dt = xcalloc((size_t)nb * H, sizeof *dt);
     m->be->download(host, dbias, n);
     const float *block = host;
@@ -93,11 +120,8 @@ static void position_bias_backward(model *m, float *dtable, const float *dbias, 
             }
         block += (size_t)H * T * T;
     }
-    float *dev = arena_alloc(&m->ar, (size_t)nb * H);
-    m->be->upload(dev, dt, (size_t)nb * H);
-    m->be->add(dtable, dtable, dev, (size_t)nb * H);
+    m->be->add(dtable, dtable, to_arena(m, dt, (size_t)nb * H), (size_t)nb * H);
     free(host);
-    free(dt);
 }
 
 // ---- loading -----------------------------------------------------------------
@@ -227,10 +251,8 @@ static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     int C = c->d_model, N = p->src[p->B];
     p->x_enc = arena_alloc(ar, (size_t)N * C);
     be->embedding(p->x_enc, p->src_ids, t->shared, N, C, 1.0f);
-    p->enc_bias = position_bias(m, t->enc_rel, 1, p->src, p->B, 0);
-    size_t nb = 0;
-    for (int i = 0; i < p->B; i++) nb += (size_t)c->n_heads * p->src_len[i] * p->src_len[i];
-    p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, nb) : NULL;
+    p->enc_bias = position_bias(m, t->enc_rel, 1, p->src, p->B);
+    p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, bias_size(m, p->src, p->B)) : NULL;
     attn_geometry g = {.B = p->B, .seq = p->src, .bias = p->enc_bias, .dbias = p->denc_bias};
     for (int l = 0; l < c->n_layers; l++) {
         arena_mark layer = arena_get_mark(ar);
@@ -289,10 +311,8 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
 
     float *x = arena_alloc(ar, (size_t)Nd * C);
     be->embedding(x, p.dec_ids, t->shared, Nd, C, 1.0f);
-    p.dec_bias = position_bias(m, t->dec_rel, 0, p.tgt, p.B, 0);
-    size_t nb = 0;
-    for (int i = 0; i < p.B; i++) nb += (size_t)c->n_heads * (p.tgt[i + 1] - p.tgt[i]) * (p.tgt[i + 1] - p.tgt[i]);
-    p.ddec_bias = backward && model_grad_of(m, t->dec_rel) ? arena_alloc_zero(ar, nb) : NULL;
+    p.dec_bias = position_bias(m, t->dec_rel, 0, p.tgt, p.B);
+    p.ddec_bias = backward && model_grad_of(m, t->dec_rel) ? arena_alloc_zero(ar, bias_size(m, p.tgt, p.B)) : NULL;
     attn_geometry self = {.B = p.B, .seq = p.tgt, .bias = p.dec_bias, .dbias = p.ddec_bias, .causal = 1};
     attn_geometry cross = {.B = p.B, .seq = p.tgt, .kv_seq = p.src};
     for (int l = 0; l < c->n_decoder_layers; l++) {
@@ -369,7 +389,7 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
     for (int s = 0; s < max_new && done < B; s++) {
         arena_mark mark = arena_get_mark(ar);
         be->embedding(x, cur, t->shared, B, C, 1.0f);
-        float *bias = position_bias(m, t->dec_rel, 0, NULL, 1, s + 1);
+        float *bias = step_position_bias(m, t->dec_rel, s + 1);
         for (int i = 0; i < B; i++) len[i] = s + 1;
         for (int l = 0; l < L; l++) {
             attn_step(be, ar, &t->dec[l].self, x, B, &self[l], 1, len, bias, NULL, NULL, NULL);
