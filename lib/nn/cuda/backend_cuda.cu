@@ -32,6 +32,11 @@ static const backend cuda_backend = {
     .download = cuda_transfer,
     .matmul = cuda_matmul,
     .matmul_backward = cuda_matmul_backward,
+    // no bf16 products here yet (--bf16 is the CPU's)
+    .pack_bf16 = nullptr,
+    .release_bf16 = nullptr,
+    .matmul_bf16 = nullptr,
+    .matmul_bf16_backward = nullptr,
     .rmsnorm = cuda_rmsnorm,
     .rmsnorm_backward = cuda_rmsnorm_backward,
     .attention = cuda_attention,
