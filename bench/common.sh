@@ -42,7 +42,7 @@ mkdir -p "$OUT/results"
 # with_env CORETYPE WAIT CMD...: run CMD with OPENBLAS_CORETYPE=CORETYPE (none for
 # "unset") and OMP_WAIT_POLICY=WAIT (none for "default"). Only the reference reads
 # OPENBLAS_CORETYPE (its OpenBLAS, for what torch does not do with oneDNN); deal's
-# products are oneDNN's, whose kernels follow the CPU (since the commit after 9b3570a).
+# products are oneDNN's, whose kernels follow the CPU (since a80c8e1).
 with_env() {
     local c=$1 w=$2 u=() s=(); shift 2  # env: every -u before the first NAME=VALUE
     if [ "$c" = unset ]; then u+=(-u OPENBLAS_CORETYPE)
