@@ -103,6 +103,14 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
     be->rmsnorm_backward(dx, a->dnorm, dln, a->x_in, a->norm, a->rstd, Nq, C);
 }
 
+void kv_cache_fill(const backend *be, const kv_cache *c, const float *k, const float *v, const int *seq, int B, int D) {
+    for (int i = 0; i < B; i++) {
+        size_t from = (size_t)seq[i] * D, to = (size_t)i * c->Tmax * D, n = (size_t)(seq[i + 1] - seq[i]) * D;
+        be->copy(c->k + to, k + from, n);
+        be->copy(c->v + to, v + from, n);
+    }
+}
+
 void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, const kv_cache *c, int self,
                const int *len, const float *bias, const int *pos, const float *rope_cos, const float *rope_sin) {
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;

@@ -64,6 +64,10 @@ typedef struct {
     int Tmax;
 } kv_cache;
 
+// Copies packed keys and values k, v [seq[B], D] (example i on rows
+// seq[i]..seq[i+1]-1) into the cache, example i's slab from position 0.
+void kv_cache_fill(const backend *be, const kv_cache *c, const float *k, const float *v, const int *seq, int B, int D);
+
 // One decoding step: x [B, C] holds one new token per example, and each
 // attends to its own cache. Self-attention (self = 1) first writes this
 // step's key and value at position len[b] - 1; cross-attention reads keys

@@ -201,12 +201,7 @@ static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout, 
         attn_forward(be, &m->ar, a, x, NULL, &g, dropout);
         ffn_forward(be, &m->ar, &t->layers[l].ffn, x, N, dropout);
         if (!cache) continue;
-        for (int i = 0; i < p->B; i++) {
-            size_t from = (size_t)p->seq[i] * D, to = (size_t)i * cache[l].Tmax * D;
-            size_t n = (size_t)(p->seq[i + 1] - p->seq[i]) * D;
-            be->copy(cache[l].k + to, a->kh + from, n);
-            be->copy(cache[l].v + to, a->vh + from, n);
-        }
+        kv_cache_fill(be, &cache[l], a->kh, a->vh, p->seq, p->B, (int)D);
         arena_rewind(&m->ar, layer);
     }
     return x;

@@ -374,11 +374,7 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
         float *packed[2] = {arena_alloc(ar, (size_t)Ne * D), arena_alloc(ar, (size_t)Ne * D)};
         linear_forward(be, ar, &t->dec[l].cross.k, packed[0], p.enc_out, Ne, 0.0f, NULL);
         linear_forward(be, ar, &t->dec[l].cross.v, packed[1], p.enc_out, Ne, 0.0f, NULL);
-        for (int i = 0; i < B; i++) {
-            size_t from = (size_t)p.src[i] * D, to = (size_t)i * p.Ts * D, n = (size_t)p.src_len[i] * D;
-            be->copy(cross[l].k + to, packed[0] + from, n);
-            be->copy(cross[l].v + to, packed[1] + from, n);
-        }
+        kv_cache_fill(be, &cross[l], packed[0], packed[1], p.src, B, D);
         arena_rewind(ar, scratch);
         self[l] = (kv_cache){arena_alloc(ar, (size_t)B * max_new * D), arena_alloc(ar, (size_t)B * max_new * D), max_new};
     }

@@ -118,10 +118,14 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
         for (int h = 0; h < H; h++) {
             const float *P = probs + ((size_t)b * H + h) * Tq * Tk;  // [Tq,Tk]
             const float *kh = kb + h / group * hs, *vh = vb + h / group * hs;
-            if (dv) {  // dv[b,:,h/group] += P^T @ dout[b,:,h]           [Tk,hs]
-                if (dv_h) blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, 0.0f, dv_h + (size_t)h * Tk * hs, hs);
-                else blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, 1.0f, dvb + h * hs, ks);
-            }
+            // This head's share of dk / dv: into its slice (beta 0), or with one
+            // query head per kv head straight into dk / dv (beta 1).
+            float share_beta = group > 1 ? 0.0f : 1.0f;
+            int share_ld = group > 1 ? hs : ks;
+            float *dv_share = dv_h ? dv_h + (size_t)h * Tk * hs : dvb ? dvb + h * hs : NULL;
+            float *dk_share = dk_h ? dk_h + (size_t)h * Tk * hs : dkb ? dkb + h * hs : NULL;
+            if (dv)  // dv[b,:,h/group] += P^T @ dout[b,:,h]           [Tk,hs]
+                blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, share_beta, dv_share, share_ld);
             if (!need_ds) continue;
             // dP = dout[b,:,h] @ v[b,:,h/group]^T                      [Tq,Tk]
             float *dsh = ds + (size_t)h * Tq * Tk;
@@ -143,10 +147,8 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
             }
             if (dq)  // dq[b,:,h] += scale * dS @ k[b,:,h/group]      [Tq,hs]
                 blas_sgemm('N', 'N', Tq, hs, Tk, scale, dsh, Tk, kh, ks, 1.0f, dq + (size_t)b * Tq * qs + h * hs, qs);
-            if (dk) {  // dk[b,:,h/group] += scale * dS^T @ q[b,:,h]    [Tk,hs]
-                if (dk_h) blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, 0.0f, dk_h + (size_t)h * Tk * hs, hs);
-                else blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, 1.0f, dkb + h * hs, ks);
-            }
+            if (dk)  // dk[b,:,h/group] += scale * dS^T @ q[b,:,h]    [Tk,hs]
+                blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, share_beta, dk_share, share_ld);
         }
         // The groups' sums: dk / dv [b, j, g] += sum over the group's heads.
         if (dk_h || dv_h) {
