@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.cc
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -Ilib $(NVCCFLAGS) -Xcompiler -Wall,-Wextra -c $< -o $@
+	$(NVCC) -Ilib -MMD -MP $(NVCCFLAGS) -Xcompiler -Wall,-Wextra -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

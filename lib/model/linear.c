@@ -1,7 +1,8 @@
 // linear.c: the forward and backward passes of a linear layer with LoRA.
-// The dropped-out LoRA input is not kept: the backward pass regenerates it
-// from the dropout seed (the mask is a function of the seed), which saves two
-// [N, in] buffers per adapted layer.
+// The dropped-out LoRA input is kept for dA (one [N, in] buffer per adapted
+// layer, cheaper than drawing the mask again); the mask itself is not: the
+// backward pass draws it from the dropout seed once more, applying it to the
+// input gradient as it adds that to dx.
 #include "model/linear.h"
 
 void linear_forward(const backend *be, arena *ar, linear *l, float *y, const float *x, int N, float beta,
@@ -14,17 +15,15 @@ void linear_forward(const backend *be, arena *ar, linear *l, float *y, const flo
     if (!lo) return;
     l->h = arena_alloc(ar, (size_t)N * lo->r);
     l->dropped = dropout_rng && lo->dropout > 0;
-    arena_mark scratch = arena_get_mark(ar);
-    const float *xd = x;
+    l->xd = x;
     if (l->dropped) {
         l->dropout_seed = rng_next(dropout_rng);
         float *d = arena_alloc(ar, (size_t)N * l->in);
-        be->dropout(d, x, l->dropout_seed, N, l->in, lo->dropout);
-        xd = d;
+        be->dropout(d, x, l->dropout_seed, N, l->in, lo->dropout, 0);
+        l->xd = d;
     }
-    be->matmul(l->h, xd, lo->A, N, l->in, lo->r, 1.0f, 0.0f);
+    be->matmul(l->h, l->xd, lo->A, N, l->in, lo->r, 1.0f, 0.0f);
     be->matmul(y, l->h, lo->B, N, lo->r, l->out, lo->scale, 1.0f);
-    arena_rewind(ar, scratch);
 }
 
 void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy) {
@@ -43,13 +42,7 @@ void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const f
         be->matmul_backward(dx, lo->dA, dh, l->x, lo->A, N, l->in, lo->r, 1.0f);
         return;
     }
-    size_t n = (size_t)N * l->in;
-    float *xd = arena_alloc(ar, n);
-    be->dropout(xd, l->x, l->dropout_seed, N, l->in, lo->dropout);
-    float *dxd = dx ? arena_alloc_zero(ar, n) : NULL;
-    be->matmul_backward(dxd, lo->dA, dh, xd, lo->A, N, l->in, lo->r, 1.0f);
-    if (dx) {
-        be->dropout(dxd, dxd, l->dropout_seed, N, l->in, lo->dropout);
-        be->add(dx, dx, dxd, n);
-    }
+    float *dxd = dx ? arena_alloc_zero(ar, (size_t)N * l->in) : NULL;
+    be->matmul_backward(dxd, lo->dA, dh, l->xd, lo->A, N, l->in, lo->r, 1.0f);
+    if (dx) be->dropout(dx, dxd, l->dropout_seed, N, l->in, lo->dropout, 1);  // dx += mask * dxd
 }

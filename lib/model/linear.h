@@ -30,6 +30,7 @@ typedef struct {
     const float *x;  // input [N, in]
     int dropped;  // the LoRA input went through dropout, with this seed
     uint64_t dropout_seed;
+    const float *xd;  // the LoRA input drop(x) [N, in] (x itself without dropout)
     float *h;  // drop(x) A^T [N, r]
 } linear;
 

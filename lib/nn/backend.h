@@ -114,9 +114,10 @@ typedef struct backend {
     void (*add)(float *out, const float *a, const float *b, size_t n);  // out = a + b (out may alias)
     void (*scale)(float *x, float s, size_t n);  // x *= s
     // Inverted dropout, out[N,C] = inp * mask with mask values 0 (probability p)
-    // or 1/(1-p) (out may be inp). The mask is a function of (seed, row) only,
-    // never stored: the backward pass applies the same call to the gradient.
-    void (*dropout)(float *out, const float *inp, uint64_t seed, int N, int C, float p);
+    // or 1/(1-p) (out may be inp); accumulate: out += inp * mask (out is not
+    // inp). The mask is a function of (seed, row) only, never stored: the
+    // backward pass applies the same mask to the gradient, accumulating.
+    void (*dropout)(float *out, const float *inp, uint64_t seed, int N, int C, float p, int accumulate);
     void (*copy)(float *dst, const float *src, size_t n);  // device to device, no overlap
 } backend;
 

@@ -108,14 +108,16 @@ static inline HOSTDEVICE void rope_token(float *x, const float *c, const float *
 // so rows and values are independent draws, the loop vectorises, and the mask
 // is the same however the work is split (CPU threads, CUDA threads). Dropped
 // if the uniform is below cut = p * 2^32; kept values are scaled by
-// keep = 1/(1-p).
+// keep = 1/(1-p). accumulate adds the result to out instead of writing it
+// (out is then never the input, and is read only when accumulating).
 static inline HOSTDEVICE void dropout_row(float *out, const float *inp, uint64_t seed, int r, int C, float keep,
-                                          uint64_t cut) {
+                                          uint64_t cut, int accumulate) {
     uint64_t key = rng_mix64(seed + RNG_GOLDEN * ((uint64_t)r + 1));
     SIMD_LOOP
     for (int j = 0; j < C; j++) {
         uint32_t u = (uint32_t)rng_mix64(key + RNG_GOLDEN * ((uint64_t)j + 1));
-        out[j] = u < cut ? 0.0f : inp[j] * keep;
+        float d = u < cut ? 0.0f : inp[j] * keep;
+        out[j] = accumulate ? out[j] + d : d;
     }
 }
 

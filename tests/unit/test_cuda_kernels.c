@@ -240,16 +240,20 @@ static void test_loss(void) {
 }
 
 // The same mask as the CPU backend, bit for bit (training is reproducible
-// across devices), in place too.
+// across devices), in place too, and accumulating.
 static void test_dropout(void) {
     NEED_DEVICE();
     int N = 64, C = 101;
     size_t n = (size_t)N * C;
     float *x = rand_buf(n, 1, 2), *y = zero_buf(n), *x_ = dev(x, n), *y_ = CUDA->alloc(n);
-    CUDA->dropout(y_, x_, 42, N, C, 0.25f);
-    REF->dropout(y, x, 42, N, C, 0.25f);
+    CUDA->dropout(y_, x_, 42, N, C, 0.25f, 0);
+    REF->dropout(y, x, 42, N, C, 0.25f, 0);
     CHECK(memcmp(y_, y, sizeof(float) * n) == 0);
-    CUDA->dropout(x_, x_, 42, N, C, 0.25f);
+    CUDA->dropout(y_, x_, 42, N, C, 0.25f, 1);  // y_ = 2 * drop(x), exactly
+    int doubled = 1;
+    for (size_t i = 0; i < n; i++) doubled &= y_[i] == 2.0f * y[i];
+    CHECK(doubled);
+    CUDA->dropout(x_, x_, 42, N, C, 0.25f, 0);
     CHECK(memcmp(x_, y, sizeof(float) * n) == 0);
     CUDA->release(x_), CUDA->release(y_), free(x), free(y);
 }

@@ -793,16 +793,17 @@ static void test_elementwise(void) {
 }
 
 // Dropout: values 0 or x/(1-p), about p of them zero, the same mask for the same
-// seed (in place too) and in both backends, a different one for another seed.
+// seed (in place too) and in both backends, a different one for another seed;
+// accumulating adds exactly the values written otherwise.
 static void test_dropout(void) {
     enum { N = 64, C = 100 };
-    static float x[N * C], y[N * C], z[N * C], w[N * C];
+    static float x[N * C], y[N * C], z[N * C], w[N * C], acc[N * C];
     for (int i = 0; i < N * C; i++) x[i] = 1.0f + (float)(i % 7);
     float p = 0.25f;
-    FAST->dropout(y, x, 42, N, C, p);
-    REF->dropout(z, x, 42, N, C, p);
+    FAST->dropout(y, x, 42, N, C, p, 0);
+    REF->dropout(z, x, 42, N, C, p, 0);
     memcpy(w, x, sizeof x);
-    FAST->dropout(w, w, 42, N, C, p);
+    FAST->dropout(w, w, 42, N, C, p, 0);
     int zeros = 0, same = 1, valid = 1;
     for (int i = 0; i < N * C; i++) {
         zeros += y[i] == 0.0f;
@@ -812,7 +813,15 @@ static void test_dropout(void) {
     CHECK(valid);
     CHECK(same);
     CHECK(fabs((double)zeros / (N * C) - p) < 0.03);
-    FAST->dropout(z, x, 43, N, C, p);
+    const backend *bes[2] = {FAST, REF};
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < N * C; i++) acc[i] = 0.5f * (float)i;
+        bes[t]->dropout(acc, x, 42, N, C, p, 1);
+        int added = 1;
+        for (int i = 0; i < N * C; i++) added &= acc[i] == 0.5f * (float)i + y[i];
+        CHECK(added);
+    }
+    FAST->dropout(z, x, 43, N, C, p, 0);
     CHECK(memcmp(y, z, sizeof y) != 0);
 }
 

@@ -31,8 +31,16 @@
     }                                                                                                       \
     FAST_KERNEL gated_backward_##A(float *dgate, float *dup, const float *dout, const float *gate,        \
                                    const float *up, size_t n) {                                            \
-        if (dgate) PAR_SIMD for (size_t i = 0; i < n; i++) dgate[i] += dout[i] * up[i] * act_grad(gate[i], A); \
-        if (dup) PAR_SIMD for (size_t i = 0; i < n; i++) dup[i] += dout[i] * act_forward(gate[i], A);      \
+        if (dgate && dup) { /* one pass: the activation's exp is shared */                                \
+            PAR_SIMD for (size_t i = 0; i < n; i++) {                                                         \
+                dgate[i] += dout[i] * up[i] * act_grad(gate[i], A);                                           \
+                dup[i] += dout[i] * act_forward(gate[i], A);                                                  \
+            }                                                                                                 \
+        } else if (dgate) {                                                                                   \
+            PAR_SIMD for (size_t i = 0; i < n; i++) dgate[i] += dout[i] * up[i] * act_grad(gate[i], A);       \
+        } else if (dup) {                                                                                     \
+            PAR_SIMD for (size_t i = 0; i < n; i++) dup[i] += dout[i] * act_forward(gate[i], A);              \
+        }                                                                                                     \
     }
 ACTIVATION_KERNELS(0)
 ACTIVATION_KERNELS(1)

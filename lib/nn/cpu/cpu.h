@@ -92,6 +92,6 @@ void cpu_argmax(int32_t *out, const float *logits, int N, int V);  // shared
 // elementwise.c (shared)
 void cpu_add(float *out, const float *a, const float *b, size_t n);
 void cpu_scale(float *x, float s, size_t n);
-void cpu_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p);
+void cpu_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p, int accumulate);
 
 #endif

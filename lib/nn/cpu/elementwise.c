@@ -15,9 +15,9 @@ void cpu_scale(float *x, float s, size_t n) {
 }
 
 // Dropout: one generator per row (nn/scalar_kernels.h), rows in parallel.
-CPU_CLONES void cpu_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p) {
+CPU_CLONES void cpu_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p, int accumulate) {
     float keep = dropout_keep(p);
     uint64_t cut = dropout_cut(p);
 #pragma omp parallel for if ((size_t)N * C >= CPU_PAR_MIN)
-    for (int r = 0; r < N; r++) dropout_row(out + (size_t)r * C, inp + (size_t)r * C, seed, r, C, keep, cut);
+    for (int r = 0; r < N; r++) dropout_row(out + (size_t)r * C, inp + (size_t)r * C, seed, r, C, keep, cut, accumulate);
 }

@@ -99,7 +99,7 @@ void cuda_embedding(float *out, const int32_t *ids, const float *table, int N, i
 void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int N, int C, float scale);
 void cuda_add(float *out, const float *a, const float *b, size_t n);
 void cuda_scale(float *x, float s, size_t n);
-void cuda_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p);
+void cuda_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p, int accumulate);
 
 // loss.cu
 double cuda_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N, int V,

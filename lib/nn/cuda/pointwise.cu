@@ -105,8 +105,8 @@ __global__ static void scale_kernel(float *x, float s, size_t n) {
     FOR_EACH(i, n) x[i] *= s;
 }
 __global__ static void dropout_kernel(float *out, const float *inp, uint64_t seed, int N, int C, float keep,
-                                      uint64_t cut) {
-    FOR_EACH(r, (size_t)N) dropout_row(out + r * C, inp + r * C, seed, (int)r, C, keep, cut);
+                                      uint64_t cut, int accumulate) {
+    FOR_EACH(r, (size_t)N) dropout_row(out + r * C, inp + r * C, seed, (int)r, C, keep, cut, accumulate);
 }
 
 void cuda_add(float *out, const float *a, const float *b, size_t n) {
@@ -119,8 +119,9 @@ void cuda_scale(float *x, float s, size_t n) {
     scale_kernel<<<grid_for(n), CUDA_THREADS>>>(x, s, n);
     cuda_done("scale");
 }
-void cuda_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p) {
+void cuda_dropout(float *out, const float *inp, uint64_t seed, int N, int C, float p, int accumulate) {
     if (N <= 0 || C <= 0) return;
-    dropout_kernel<<<grid_for((size_t)N), CUDA_THREADS>>>(out, inp, seed, N, C, dropout_keep(p), dropout_cut(p));
+    dropout_kernel<<<grid_for((size_t)N), CUDA_THREADS>>>(out, inp, seed, N, C, dropout_keep(p), dropout_cut(p),
+                                                          accumulate);
     cuda_done("dropout");
 }
