@@ -11,6 +11,7 @@
 #                     torch.set_num_threads (default 2)
 #   BENCH_MODELS      of "t5 llama smollm2" (default all three; smollm2 is the embedded
 #                     default model, scripts/get-default-model.sh)
+#   BENCH_METHODS     of "lora deal" (bench_train.sh; default both)
 #   BENCH_VARIANTS    what runs, each IMPL/CORETYPE/WAIT: IMPL deal, deal-bf16 (--bf16), hf-fp32 or hf-bf16;
 #                     CORETYPE the OpenBLAS kernels torch uses (OPENBLAS_CORETYPE; "unset": torch's
 #                     OpenBLAS picks; deal ignores it, its products are oneDNN's); WAIT the libgomp
@@ -25,6 +26,7 @@ OUT=${BENCH_OUT:-$ROOT/bench/out}
 REPS=${BENCH_REPS:-3}
 THREADS=${BENCH_THREADS:-2}
 MODELS=${BENCH_MODELS:-t5 llama smollm2}
+METHODS=${BENCH_METHODS:-lora deal}
 VARIANTS=${BENCH_VARIANTS:-deal/unset/default deal-bf16/unset/default hf-fp32/SkylakeX/default hf-bf16/SkylakeX/default}
 if [ -z "${DEAL_DATA:-}" ]; then
     for d in "${DEAL_SHARED:-/nonexistent}/data/CL_Benchmark" "$ROOT/../shared/data/CL_Benchmark" "$ROOT/data/CL_Benchmark"; do

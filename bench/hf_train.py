@@ -18,6 +18,13 @@ clip_grad_norm_(LoRA params, clip), AdamW step (weight decay 0, as deal-train's
 default), zero_grad. --dtype bf16 runs forward and loss under
 torch.autocast("cpu", dtype=torch.bfloat16) (weights and optimizer stay fp32).
 
+--method deal trains DEAL (docs/deal-method.md) over the LoRA adapter --init: its
+factors frozen, each one's branch (heat-kernel filter over its singular values,
+J = 4, then the rank-space update MLP, hidden max(128, r/2)) made into the factor
+PEFT uses at every forward, through torch's parametrisations; the loss adds
+lambda1 ||theta1||_10 + lambda2 ||theta2||_2 (0.01, 0.001) per branch. The SVD is
+set-up, outside the timer, as in deal-train.
+
 Throughput counts source + target tokens (no padding), over the loop only: model
 load, PEFT set-up and reading the stream are outside the timer, as deal-train's
 log excludes them.
@@ -113,6 +120,69 @@ def make_batch(kind, recs, pad):
     return {"input_ids": t(ids), "attention_mask": t(mask), "labels": t(labels)}
 
 
+class DealBranch(torch.nn.Module):
+    """DEAL's branch over a frozen factor Y [d, r] (docs/deal-method.md): Y' = X + W2 relu(W1 X + b1) + b2
+    with X = U diag(sig m(sig)) V^T, m(sig) = 1 + sum_j g_j exp(-(sig - c_j)^2 / (2 w_j^2)); identity at start."""
+
+    def __init__(self, Y, kernels=4):
+        super().__init__()
+        d, r = Y.shape
+        U, S, Vh = torch.linalg.svd(Y.detach().double(), full_matrices=False)
+        top, bottom = S.max().item(), S.min().item()
+        self.register_buffer("P", (U * S).float())  # Y V
+        self.register_buffer("Vt", Vh.float())
+        self.register_buffer("sig", S.float())
+        self.register_buffer("w", torch.tensor([(top if top > 0 else 1.0) / 2 ** j for j in range(kernels)]))
+        self.register_buffer("c0", torch.linspace(bottom, top, kernels))
+        self.gain = torch.nn.Parameter(torch.zeros(kernels))
+        self.shift = torch.nn.Parameter(torch.zeros(kernels))
+        self.up = torch.nn.Linear(r, max(128, r // 2))  # W1: torch's kaiming-uniform, as deal-train
+        self.down = torch.nn.Linear(max(128, r // 2), r)
+        torch.nn.init.zeros_(self.up.bias)
+        torch.nn.init.zeros_(self.down.weight)
+        torch.nn.init.zeros_(self.down.bias)
+
+    def forward(self):
+        z = (self.sig[None, :] - (self.c0 + self.shift)[:, None]) / self.w[:, None]
+        m = 1 + (self.gain[:, None] * torch.exp(-0.5 * z * z)).sum(0)
+        X = (self.P * m) @ self.Vt
+        return X + self.down(torch.relu(self.up(X)))
+
+    def regularizer(self, lambda1=0.01, lambda2=0.001):
+        theta1 = torch.cat([self.gain, self.shift])
+        theta2 = torch.cat([p.reshape(-1) for p in (self.up.weight, self.up.bias, self.down.weight, self.down.bias)])
+        return lambda1 * torch.linalg.vector_norm(theta1, 10) + lambda2 * torch.linalg.vector_norm(theta2, 2)
+
+
+class FactorOf(torch.nn.Module):
+    """A parametrisation: PEFT's lora_A / lora_B weight replaced by its branch's output."""
+
+    def __init__(self, branch, transposed):
+        super().__init__()
+        self.branch, self.transposed = branch, transposed
+
+    def forward(self, _frozen):
+        y = self.branch()
+        return y.t() if self.transposed else y
+
+
+def add_deal(model):
+    """A DEAL branch on both factors of every LoRA layer (A: Y = A^T, B: Y = B); the factors frozen."""
+    from torch.nn.utils import parametrize
+    branches = []
+    for module in list(model.modules()):
+        if not (hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {})):
+            continue
+        for lin, transposed in ((module.lora_A["default"], True), (module.lora_B["default"], False)):
+            w = lin.weight.detach()
+            b = DealBranch(w.t() if transposed else w)
+            lin.weight.requires_grad_(False)
+            parametrize.register_parametrization(lin, "weight", FactorOf(b, transposed))
+            lin.parametrizations.weight.original.requires_grad_(False)
+            branches.append(b)
+    return branches
+
+
 def main():
     ap = argparse.ArgumentParser(description="transformers + PEFT LoRA training throughput")
     ap.add_argument("--model", required=True)
@@ -128,6 +198,8 @@ def main():
     ap.add_argument("--targets", help="default q,v (T5) / q_proj,v_proj (LLaMA)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    ap.add_argument("--method", choices=["lora", "deal"], default="lora")
+    ap.add_argument("--init", help="PEFT adapter to start from (needed by --method deal)")
     ap.add_argument("--print-batches", action="store_true", help="print the batches (record indices) and exit")
     a = ap.parse_args()
 
@@ -150,7 +222,14 @@ def main():
     targets = (a.targets or ("q,v" if kind == "t5" else "q_proj,v_proj")).split(",")
     cfg = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout, target_modules=targets,
                      task_type=TaskType.SEQ_2_SEQ_LM if kind == "t5" else TaskType.CAUSAL_LM)
-    model = get_peft_model(base, cfg)
+    if a.init:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(base, a.init, is_trainable=True)
+    elif a.method == "deal":
+        ap.error("--method deal needs --init (the previous task's LoRA adapter)")
+    else:
+        model = get_peft_model(base, cfg)
+    branches = add_deal(model) if a.method == "deal" else []
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
@@ -165,7 +244,8 @@ def main():
         inputs = make_batch(kind, recs, pad)
         with hf_common.autocast(a.dtype):
             loss = model(**inputs).loss
-        loss.backward()
+        total = loss + sum(b.regularizer() for b in branches) if branches else loss
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, a.max_grad_norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -176,7 +256,7 @@ def main():
     elapsed = time.perf_counter() - start
 
     print(json.dumps({
-        "impl": f"hf-{a.dtype}", "model": kind, "examples": len(records), "steps": len(batches),
+        "impl": f"hf-{a.dtype}", "method": a.method, "model": kind, "examples": len(records), "steps": len(batches),
         "tokens": tokens, "samples": samples, "elapsed_s": round(elapsed, 3),
         "tokens_per_s": round(tokens / elapsed, 2), "samples_per_s": round(samples / elapsed, 3),
         "first_loss": losses[0], "last_loss": losses[-1], "step_s": step_s,

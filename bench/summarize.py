@@ -72,28 +72,50 @@ def refs(rows, core, wait, key, higher_better):
 VARIANT = ["impl", "coretype", "wait"]
 
 
+def deal_cost(rows):
+    """Per variant: LoRA's tokens/s over DEAL's (how much slower DEAL trains), where both ran."""
+    out = []
+    for (impl, core, wait), rs in groups(rows, VARIANT).items():
+        by = groups(rs, ["method"])
+        lora, deal = by.get(("lora",)), by.get(("deal",))
+        if lora and deal:
+            out.append("%s %s" % (impl, ratio(lora, deal, "tokens_per_s")))
+    return out
+
+
 def train_table(rows):
-    print("### LoRA training throughput\n")
+    print("### Training throughput: LoRA, and DEAL over a LoRA adapter\n")
     print("256 agnews records, batch 8, 32 steps; tokens = source + target tokens, no padding. "
           "Ratios: deal's tokens/s over hf-fp32's with the same OMP_WAIT_POLICY (else the fastest hf-fp32), "
           "and over the fastest hf-bf16; [range of the per-repetition ratios].\n")
-    for model, mrows in groups(rows, ["model"]).items():
-        print(f"**{model[0]}**\n")
-        print("| variant | tokens/s | samples/s | peak RSS MiB | step-1 loss | / hf-fp32 | / hf-bf16 | reps | load avg |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for (impl, core, wait), rs in groups(mrows, VARIANT).items():
-            f32, b16 = refs(mrows, core, wait, "tokens_per_s", True)
-            print("| %s | %s | %s | %s | %.4f | %s | %s | %d | %s |" % (
-                label(impl, core, wait), cell([r["tokens_per_s"] for r in rs], "%.0f"),
-                cell([r["samples_per_s"] for r in rs], "%.2f"),
-                cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"), rs[0]["first_loss"],
-                ratio(rs, f32, "tokens_per_s") if impl.startswith("deal") else "",
-                ratio(rs, b16, "tokens_per_s") if impl.startswith("deal") else "", len(rs),
-                cell([r["loadavg_before"] for r in rs], "%.1f")))
-        kern = {(r["coretype"], r.get("kernels")) for r in mrows if r["impl"].startswith("deal") and r.get("kernels")}
-        if kern:
-            print("\ndeal's BLAS (its log): " + "; ".join("%s: %s" % k for k in sorted(kern)))
-        print()
+    for r in rows:
+        r.setdefault("method", "lora")  # results from before DEAL was measured
+    for model, rows_m in groups(rows, ["model"]).items():
+        cost = deal_cost(rows_m)
+        for method, mrows in groups(rows_m, ["method"]).items():
+            train_model_table(model[0], method[0], mrows)
+        if cost:
+            print("DEAL's cost (LoRA's tokens/s over DEAL's, per side): " + "; ".join(cost) + "\n")
+
+
+def train_model_table(model, method, mrows):
+    """One model and method: a row per variant."""
+    print(f"**{model}, {method}**\n")
+    print("| variant | tokens/s | samples/s | peak RSS MiB | step-1 loss | / hf-fp32 | / hf-bf16 | reps | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (impl, core, wait), rs in groups(mrows, VARIANT).items():
+        f32, b16 = refs(mrows, core, wait, "tokens_per_s", True)
+        print("| %s | %s | %s | %s | %.4f | %s | %s | %d | %s |" % (
+            label(impl, core, wait), cell([r["tokens_per_s"] for r in rs], "%.0f"),
+            cell([r["samples_per_s"] for r in rs], "%.2f"),
+            cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"), rs[0]["first_loss"],
+            ratio(rs, f32, "tokens_per_s") if impl.startswith("deal") else "",
+            ratio(rs, b16, "tokens_per_s") if impl.startswith("deal") else "", len(rs),
+            cell([r["loadavg_before"] for r in rs], "%.1f")))
+    kern = {(r["coretype"], r.get("kernels")) for r in mrows if r["impl"].startswith("deal") and r.get("kernels")}
+    if kern:
+        print("\ndeal's BLAS (its log): " + "; ".join("%s: %s" % k for k in sorted(kern)))
+    print()
 
 
 def generate_table(rows, checks):
