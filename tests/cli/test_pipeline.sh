@@ -32,6 +32,12 @@ PY
 deal-prep --jsonl "$TMP/text.jsonl" --task vocab --limit 0 | deal-tokenize --train-vocab 300 --out "$TMP/sp.model"
 python3 "$HERE/make_tiny_model.py" llama "$TMP/model" --vocab 300 --tokenizer "$TMP/sp.model"
 
+# share-cores: a short spin before waiting threads sleep, unless the user chose.
+spin() { env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY "$@" "$ROOT/pipelines/share-cores" sh -c 'echo "${GOMP_SPINCOUNT:-unset}"'; }
+check_eq "share-cores: spin count 3000 by default" "$(spin)" 3000
+check_eq "share-cores: the user's spin count kept" "$(spin GOMP_SPINCOUNT=5)" 5
+check_eq "share-cores: none with OMP_WAIT_POLICY" "$(spin OMP_WAIT_POLICY=active)" unset
+
 run() {  # run OUT [make args...]
     local out=$1; shift
     make -s -f "$ROOT/pipelines/tc.mk" MODEL="$TMP/model" DATA="$TMP/data" TASKS="dbpedia agnews" METHOD=seqlora \
