@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 export DEAL_SHARED="${DEAL_SHARED:-$(cd .. && pwd)/shared}"
 [ -d "$DEAL_SHARED/data" ] || echo "note: no shared data at $DEAL_SHARED (set DEAL_SHARED); tests that need it are skipped"
 export PATH="$PWD/bin:$PATH"
+# A short OpenMP spin, as the pipelines use (pipelines/share-cores): on a busy
+# machine libgomp's default makes every test binary many times slower.
+[ -n "${GOMP_SPINCOUNT:-}${OMP_WAIT_POLICY:-}" ] || export GOMP_SPINCOUNT=3000
 
 passed=0 failed=0 skipped=0 broken=()
 tally() {  # tally NAME OUTPUT-FILE STATUS
