@@ -136,8 +136,9 @@ class DealBranch(torch.nn.Module):
         self.register_buffer("c0", torch.linspace(bottom, top, kernels))
         self.gain = torch.nn.Parameter(torch.zeros(kernels))
         self.shift = torch.nn.Parameter(torch.zeros(kernels))
-        self.up = torch.nn.Linear(r, max(128, r // 2))  # W1: torch's kaiming-uniform, as deal-train
-        self.down = torch.nn.Linear(max(128, r // 2), r)
+        hidden = max(128, r // 2)
+        self.up = torch.nn.Linear(r, hidden)  # W1: torch's kaiming-uniform, as deal-train
+        self.down = torch.nn.Linear(hidden, r)
         torch.nn.init.zeros_(self.up.bias)
         torch.nn.init.zeros_(self.down.weight)
         torch.nn.init.zeros_(self.down.bias)
@@ -219,15 +220,15 @@ def main():
     cls = transformers.T5ForConditionalGeneration if kind == "t5" else transformers.LlamaForCausalLM
     torch.manual_seed(a.seed)
     base = cls.from_pretrained(a.model, torch_dtype=torch.float32)
-    targets = (a.targets or ("q,v" if kind == "t5" else "q_proj,v_proj")).split(",")
-    cfg = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout, target_modules=targets,
-                     task_type=TaskType.SEQ_2_SEQ_LM if kind == "t5" else TaskType.CAUSAL_LM)
-    if a.init:
+    if a.init:  # its own r, alpha, dropout and targets
         from peft import PeftModel
         model = PeftModel.from_pretrained(base, a.init, is_trainable=True)
     elif a.method == "deal":
         ap.error("--method deal needs --init (the previous task's LoRA adapter)")
     else:
+        targets = (a.targets or ("q,v" if kind == "t5" else "q_proj,v_proj")).split(",")
+        cfg = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout, target_modules=targets,
+                         task_type=TaskType.SEQ_2_SEQ_LM if kind == "t5" else TaskType.CAUSAL_LM)
         model = get_peft_model(base, cfg)
     branches = add_deal(model) if a.method == "deal" else []
     model.train()

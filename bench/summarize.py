@@ -72,6 +72,14 @@ def refs(rows, core, wait, key, higher_better):
 VARIANT = ["impl", "coretype", "wait"]
 
 
+def ratio_cells(rs, rows, impl, core, wait, key, higher_better):
+    """A deal row's two ratio cells (over hf-fp32, over hf-bf16); empty for the reference's rows."""
+    if not impl.startswith("deal"):
+        return "", ""
+    f32, b16 = refs(rows, core, wait, key, higher_better)
+    return ratio(rs, f32, key), ratio(rs, b16, key)
+
+
 def deal_cost(rows):
     """Per variant: LoRA's tokens/s over DEAL's (how much slower DEAL trains), where both ran."""
     out = []
@@ -104,13 +112,11 @@ def train_model_table(model, method, mrows):
     print("| variant | tokens/s | samples/s | peak RSS MiB | step-1 loss | / hf-fp32 | / hf-bf16 | reps | load avg |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (impl, core, wait), rs in groups(mrows, VARIANT).items():
-        f32, b16 = refs(mrows, core, wait, "tokens_per_s", True)
         print("| %s | %s | %s | %s | %.4f | %s | %s | %d | %s |" % (
             label(impl, core, wait), cell([r["tokens_per_s"] for r in rs], "%.0f"),
             cell([r["samples_per_s"] for r in rs], "%.2f"),
             cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"), rs[0]["first_loss"],
-            ratio(rs, f32, "tokens_per_s") if impl.startswith("deal") else "",
-            ratio(rs, b16, "tokens_per_s") if impl.startswith("deal") else "", len(rs),
+            *ratio_cells(rs, mrows, impl, core, wait, "tokens_per_s", True), len(rs),
             cell([r["loadavg_before"] for r in rs], "%.1f")))
     kern = {(r["coretype"], r.get("kernels")) for r in mrows if r["impl"].startswith("deal") and r.get("kernels")}
     if kern:
@@ -128,12 +134,10 @@ def generate_table(rows, checks):
         print("| variant | ms/sample | new tokens | peak RSS MiB | / hf-fp32 | / hf-bf16 | reps | load avg |")
         print("|---|---|---|---|---|---|---|---|")
         for (impl, core, wait), rs in groups(mrows, VARIANT).items():
-            f32, b16 = refs(mrows, core, wait, "ms_per_sample", False)
             print("| %s | %s | %d | %s | %s | %s | %d | %s |" % (
                 label(impl, core, wait), cell([r["ms_per_sample"] for r in rs], "%.1f"), rs[0]["generated_tokens"],
                 cell([r["peak_rss_kib"] / 1024 for r in rs], "%.0f"),
-                ratio(rs, f32, "ms_per_sample") if impl.startswith("deal") else "",
-                ratio(rs, b16, "ms_per_sample") if impl.startswith("deal") else "", len(rs),
+                *ratio_cells(rs, mrows, impl, core, wait, "ms_per_sample", False), len(rs),
                 cell([r["loadavg_before"] for r in rs], "%.1f")))
         same = [c for c in checks if c["model"] == model and c["batch"] == batch]
         if same:
