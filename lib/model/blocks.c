@@ -65,7 +65,7 @@ void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const f
     linear_forward(be, ar, &a->o, x, a->att, Nq, 1.0f, dropout);  // x += o(att)
 }
 
-void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float *dkv_src) {
+void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float *dkv_src, int input_grad) {
     const attn_geometry *g = &a->g;
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;
     int Nq = query_rows(g), Nk = key_rows(g);
@@ -95,12 +95,13 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
         be->rope(dq, g->q_pos, g->rope_cos, g->rope_sin, 1, Nq, H, hs, -1);
         be->rope(dk, g->k_pos, g->rope_cos, g->rope_sin, 1, Nk, KVH, hs, -1);
     }
-    float *dln = arena_alloc_zero(ar, (size_t)Nq * C);
+    // The normed input's gradient: for the input's, or the norm weight's.
+    float *dln = input_grad || a->dnorm ? arena_alloc_zero(ar, (size_t)Nq * C) : NULL;
     float *dkv = dkv_src ? dkv_src : dln;  // self-attention: k and v read the normed x too
     linear_backward(be, ar, &a->q, dln, dq);
     linear_backward(be, ar, &a->k, dkv, dk);
     linear_backward(be, ar, &a->v, dkv, dv);
-    be->rmsnorm_backward(dx, a->dnorm, dln, a->x_in, a->norm, a->rstd, Nq, C);
+    if (dln) be->rmsnorm_backward(input_grad ? dx : NULL, a->dnorm, dln, a->x_in, a->norm, a->rstd, Nq, C);
 }
 
 void kv_cache_fill(const backend *be, const kv_cache *c, const float *k, const float *v, const int *seq, int B, int D) {

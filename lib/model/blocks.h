@@ -55,8 +55,10 @@ typedef struct {
 void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const float *kv_src,
                   const attn_geometry *g, rng *dropout);
 // Given dx (the gradient of the residual stream after the block), adds the
-// branch's contribution to dx and, for cross-attention, to dkv_src.
-void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float *dkv_src);
+// branch's contribution to dx and, for cross-attention, to dkv_src. With
+// input_grad 0 nothing below the block trains: dx is only read, and the
+// products that would carry the gradient to the block's input are skipped.
+void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float *dkv_src, int input_grad);
 
 // Keys and values of earlier positions, per example: k, v [B, Tmax, KVH*hs].
 typedef struct {

@@ -237,15 +237,15 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
     if (dloss_scale != 0.0f) {
         float *dxr = arena_alloc_zero(&m->ar, (size_t)n * C);
         lm_head_backward(be, &m->ar, &t->head, dxr);
+        float *dembed = model_grad_of(m, t->embed);
         float *dx = arena_alloc_zero(&m->ar, (size_t)N * C);
         for (int i = 0; i < n; i++) be->add(dx + (size_t)rows[i] * C, dx + (size_t)rows[i] * C, dxr + (size_t)i * C, (size_t)C);
         for (int l = c->n_layers - 1; l >= 0; l--) {
             arena_mark scratch = arena_get_mark(&m->ar);  // a layer's gradients are scratch
             ffn_backward(be, &m->ar, &t->layers[l].ffn, dx);
-            attn_backward(be, &m->ar, &t->layers[l].attn, dx, NULL);
+            attn_backward(be, &m->ar, &t->layers[l].attn, dx, NULL, l > 0 || dembed);
             arena_rewind(&m->ar, scratch);
         }
-        float *dembed = model_grad_of(m, t->embed);
         if (dembed) be->embedding_backward(dembed, dx, p.ids, N, C, 1.0f);
     }
     free(rows);

@@ -324,24 +324,24 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
     if (logits) lm_head_download_padded(be, &t->head, logits, p.tgt, p.B, p.Tt);
 
     if (backward) {
+        float *dshared = model_grad_of(m, t->shared);  // below layer 0, only the embedding could train
         float *dx = arena_alloc_zero(ar, (size_t)Nd * C);
         float *denc = arena_alloc_zero(ar, (size_t)Ne * C);
         lm_head_backward(be, ar, &t->head, dx);
         for (int l = c->n_decoder_layers - 1; l >= 0; l--) {
             arena_mark scratch = arena_get_mark(ar);  // a layer's gradients are scratch
             ffn_backward(be, ar, &t->dec[l].ffn, dx);
-            attn_backward(be, ar, &t->dec[l].cross, dx, denc);
-            attn_backward(be, ar, &t->dec[l].self, dx, NULL);
+            attn_backward(be, ar, &t->dec[l].cross, dx, denc, 1);
+            attn_backward(be, ar, &t->dec[l].self, dx, NULL, l > 0 || dshared);
             arena_rewind(ar, scratch);
         }
-        float *dshared = model_grad_of(m, t->shared);
         if (dshared) be->embedding_backward(dshared, dx, p.dec_ids, Nd, C, 1.0f);
         float *dxe = arena_alloc_zero(ar, (size_t)Ne * C);
         be->rmsnorm_backward(dxe, model_grad_of(m, t->enc_norm), denc, p.x_enc, t->enc_norm, p.enc_rstd, Ne, C);
         for (int l = c->n_layers - 1; l >= 0; l--) {
             arena_mark scratch = arena_get_mark(ar);
             ffn_backward(be, ar, &t->enc[l].ffn, dxe);
-            attn_backward(be, ar, &t->enc[l].self, dxe, NULL);
+            attn_backward(be, ar, &t->enc[l].self, dxe, NULL, l > 0 || dshared);
             arena_rewind(ar, scratch);
         }
         if (dshared) be->embedding_backward(dshared, dxe, p.src_ids, Ne, C, 1.0f);

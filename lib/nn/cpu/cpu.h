@@ -16,7 +16,7 @@
 // x86-64, the best the CPU runs picked at load time (the build itself targets
 // plain x86-64, so that it runs anywhere).
 #if defined(__x86_64__) && defined(__GNUC__)
-#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define CPU_CLONES
 #endif

@@ -8,7 +8,7 @@
 #include "nn/backend_checks.h"
 #include "nn/scalar_kernels.h"
 
-void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign) {
+CPU_CLONES void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign) {
     check_rope_head_size(hs);
     long tokens = (long)B * T;
     size_t half = (size_t)hs / 2;
