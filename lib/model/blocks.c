@@ -76,8 +76,8 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
     float *dk = arena_alloc_zero(ar, (size_t)Nk * KVH * hs);
     float *dv = arena_alloc_zero(ar, (size_t)Nk * KVH * hs);
     if (!g->seq) {
-        be->attention_backward(dq, dk, dv, g->dbias, datt, a->probs, a->qh, a->kh, a->vh, a->scale, g->B, g->Tq,
-                               g->Tk, H, KVH, hs);
+        be->attention_backward(dq, dk, dv, g->dbias, datt, a->probs, a->qh, a->kh, a->vh, g->causal, a->scale, g->B,
+                               g->Tq, g->Tk, H, KVH, hs);
     } else {
         const int *ks = kv_rows_of(g);
         size_t block = 0;
@@ -86,8 +86,8 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
             int Tq = g->seq[i + 1] - g->seq[i], Tk = ks[i + 1] - ks[i];
             be->attention_backward(dq + q0 * H * hs, dk + k0 * KVH * hs, dv + k0 * KVH * hs,
                                    g->dbias ? g->dbias + block : NULL, datt + q0 * H * hs, a->probs + block,
-                                   a->qh + q0 * H * hs, a->kh + k0 * KVH * hs, a->vh + k0 * KVH * hs, a->scale, 1, Tq,
-                                   Tk, H, KVH, hs);
+                                   a->qh + q0 * H * hs, a->kh + k0 * KVH * hs, a->vh + k0 * KVH * hs, g->causal,
+                                   a->scale, 1, Tq, Tk, H, KVH, hs);
             block += (size_t)H * Tq * Tk;
         }
     }

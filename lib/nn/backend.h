@@ -77,9 +77,11 @@ typedef struct backend {
                       const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
                       int KVH, int hs);
     // Gradients into dq, dk, dv (any may be NULL) and dbias [H,Tq,Tk] (NULL: skip).
+    // Masked keys need nothing (their probs are 0); causal, as in the forward
+    // pass, lets a backend skip the keys after each query.
     void (*attention_backward)(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                               const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk,
-                               int H, int KVH, int hs);
+                               const float *q, const float *k, const float *v, int causal, float scale, int B, int Tq,
+                               int Tk, int H, int KVH, int hs);
 
     // ---- activations (elementwise over n values) ----
     // act: 0 relu, 1 gelu (tanh approximation, HF "gelu_new"/"gelu_pytorch_tanh"), 2 silu.

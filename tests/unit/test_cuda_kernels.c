@@ -130,9 +130,10 @@ static void attn_compare(int B, int Tq, int Tk, int H, int KVH, int hs, int caus
     REF->attention(out, probs, q, k, v, with_bias ? bias : NULL, start, end, causal, scale, B, Tq, Tk, H, KVH, hs);
     expect_same("attention out", out_, out, nq);
     expect_same("attention probs", probs_, probs, np);
-    CUDA->attention_backward(dq_, dk_, dv_, with_bias ? db_ : NULL, dout_, probs_, q_, k_, v_, scale, B, Tq, Tk, H,
-                             KVH, hs);
-    REF->attention_backward(dq, dk, dv, with_bias ? db : NULL, dout, probs, q, k, v, scale, B, Tq, Tk, H, KVH, hs);
+    CUDA->attention_backward(dq_, dk_, dv_, with_bias ? db_ : NULL, dout_, probs_, q_, k_, v_, causal, scale, B, Tq,
+                             Tk, H, KVH, hs);
+    REF->attention_backward(dq, dk, dv, with_bias ? db : NULL, dout, probs, q, k, v, causal, scale, B, Tq, Tk, H, KVH,
+                            hs);
     expect_same("attention dq", dq_, dq, nq);
     expect_same("attention dk", dk_, dk, nk);
     expect_same("attention dv", dv_, dv, nk);

@@ -385,7 +385,7 @@ static void attn_compare(int B, int Tq, int Tk, int H, int KVH, int hs, int caus
         g[t][3] = copy_buf(g0b, f.nb);
         (t ? REF : FAST)
             ->attention_backward(g[t][0], g[t][1], g[t][2], with_bias ? g[t][3] : NULL, f.r, a->probs, f.q, f.k, f.v,
-                                 f.scale, B, Tq, Tk, H, KVH, hs);
+                                 causal, f.scale, B, Tq, Tk, H, KVH, hs);
     }
     expect_same("attention dq", g[0][0], g[1][0], f.nq);
     expect_same("attention dk", g[0][1], g[1][1], f.nk);
@@ -407,6 +407,7 @@ static void test_attention_vs_reference(void) {
     attn_compare(2, 7, 4, 2, 1, 3, 1, 1, 0);    // Tq > Tk: the first queries see nothing
     attn_compare(3, 37, 61, 8, 2, 8, 1, 1, 1);  // big enough for the parallel loops
     attn_compare(2, 33, 33, 6, 6, 16, 0, 1, 1); // T5 encoder-like: bias, padding masks
+    attn_compare(1, 100, 100, 9, 3, 8, 1, 0, 0); // causal in blocks of query rows (the last one short)
 }
 
 // Attention with KVH kv heads equals attention with H kv heads in which query
@@ -428,8 +429,8 @@ static void test_attention_gqa(void) {
         attn_forward(bes[t], &m);
         CHECK(rel_err(g.out, m.out, g.nq) < 1e-6);
         float *dkg = zero_buf(g.nk), *dvg = zero_buf(g.nk), *dkm = zero_buf(m.nk), *dvm = zero_buf(m.nk);
-        bes[t]->attention_backward(NULL, dkg, dvg, NULL, g.r, g.probs, g.q, g.k, g.v, g.scale, B, T, T, H, KVH, hs);
-        bes[t]->attention_backward(NULL, dkm, dvm, NULL, g.r, m.probs, m.q, m.k, m.v, m.scale, B, T, T, H, H, hs);
+        bes[t]->attention_backward(NULL, dkg, dvg, NULL, g.r, g.probs, g.q, g.k, g.v, 1, g.scale, B, T, T, H, KVH, hs);
+        bes[t]->attention_backward(NULL, dkm, dvm, NULL, g.r, m.probs, m.q, m.k, m.v, 1, m.scale, B, T, T, H, H, hs);
         float *sk = zero_buf(g.nk), *sv = zero_buf(g.nk);
         for (int bt = 0; bt < B * T; bt++)
             for (int h = 0; h < H; h++)
@@ -440,8 +441,8 @@ static void test_attention_gqa(void) {
         CHECK(rel_err(dkg, sk, g.nk) < 1e-5);
         CHECK(rel_err(dvg, sv, g.nk) < 1e-5);
         float *dv_only = zero_buf(g.nk);  // dv alone: no dS needed
-        bes[t]->attention_backward(NULL, NULL, dv_only, NULL, g.r, g.probs, g.q, g.k, g.v, g.scale, B, T, T, H, KVH,
-                                   hs);
+        bes[t]->attention_backward(NULL, NULL, dv_only, NULL, g.r, g.probs, g.q, g.k, g.v, 1, g.scale, B, T, T, H,
+                                   KVH, hs);
         CHECK(rel_err(dv_only, dvg, g.nk) < 1e-6);
         free(dv_only);
         free(dkg), free(dvg), free(dkm), free(dvm), free(sk), free(sv);
@@ -458,8 +459,8 @@ static void attn_grad_case(int B, int Tq, int Tk, int H, int KVH, int hs, int ca
         float *g0q = rand_buf(a.nq, -1, 1), *g0k = rand_buf(a.nk, -1, 1), *g0b = rand_buf(a.nb, -1, 1);
         float *dq = copy_buf(g0q, a.nq), *dk = copy_buf(g0k, a.nk), *dv = copy_buf(g0k, a.nk);
         float *db = copy_buf(g0b, a.nb);
-        bes[t]->attention_backward(dq, dk, dv, with_bias ? db : NULL, a.r, a.probs, a.q, a.k, a.v, a.scale, B, Tq,
-                                   Tk, H, KVH, hs);
+        bes[t]->attention_backward(dq, dk, dv, with_bias ? db : NULL, a.r, a.probs, a.q, a.k, a.v, causal, a.scale, B,
+                                   Tq, Tk, H, KVH, hs);
         subtract(dq, g0q, a.nq), subtract(dk, g0k, a.nk), subtract(dv, g0k, a.nk), subtract(db, g0b, a.nb);
         expect_grad("attention dq", attn_loss, &a, a.q, dq, a.nq);
         expect_grad("attention dk", attn_loss, &a, a.k, dk, a.nk);

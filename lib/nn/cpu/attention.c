@@ -21,6 +21,7 @@
 #include "nn/scalar_kernels.h"
 
 // ---- fast: OpenMP over (batch, head) pairs, sgemm for the products ----
+// (the forward pass also over blocks of query rows)
 
 // Softmax in place over one row of probs that holds scale * q.k: adds the
 // bias row (if any) on the visible keys [lo,hi), zeroes the hidden ones.
@@ -43,6 +44,12 @@ static inline __attribute__((always_inline)) void softmax_row(float *p, const fl
 #pragma omp simd
     for (int j = 0; j < Tk; j++) p[j] = j >= lo && j < hi ? p[j] * inv : 0.0f;
 }
+
+// Query rows per block of work: under a causal mask, blocks of ATT_ROWS let the
+// products skip most of the masked keys (a quarter of the work for 100 rows);
+// without one, a block is every row (one product each, the most efficient).
+#define ATT_ROWS 32
+static int block_rows(int causal, int Tq) { return causal && Tq > ATT_ROWS ? ATT_ROWS : Tq; }
 
 CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
                    const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
@@ -76,38 +83,63 @@ CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const fl
         }
         return;
     }
-    // Per (batch, head), on one thread each: the scores, their softmax row by
-    // row, and the weighted sum of the values; the products are single-threaded
-    // sgemm calls (inside the parallel loop), too small to split further.
-    long pairs = (long)B * H;
-#pragma omp parallel for schedule(dynamic) if ((size_t)pairs * Tq * Tk * hs >= CPU_PAR_MIN)
-    for (long bh = 0; bh < pairs; bh++) {
-        int b = (int)(bh / H), h = (int)(bh % H), lo, hi;
-        float *P = probs + (size_t)bh * Tq * Tk;
-        const float *kb = k + (size_t)b * Tk * ks + h / group * hs, *vb = v + (size_t)b * Tk * ks + h / group * hs;
-        // probs[b,h] = scale * q[b,:,h] @ k[b,:,h/group]^T        [Tq,Tk]
-        blas_sgemm('N', 'T', Tq, Tk, hs, scale, q + (size_t)b * Tq * qs + h * hs, qs, kb, ks, 0.0f, P, Tk);
-        for (int i = 0; i < Tq; i++) {
-            visible_keys(&lo, &hi, kv_start, kv_end, causal, b, i, Tq, Tk);
-            softmax_row(P + (size_t)i * Tk, bias ? bias + ((size_t)h * Tq + i) * Tk : NULL, lo, hi, Tk);
+    // Tasks of (batch, head, block of query rows), on one thread each: the
+    // scores, their softmax row by row, and the weighted sum of the values;
+    // the products are single-threaded sgemm calls (inside the parallel loop),
+    // too small to split further. A block's products cover only the keys one
+    // of its rows sees (under a causal mask, a block skips the keys after its
+    // last row); softmax_row zeroes the rest of each row.
+    int rows = block_rows(causal, Tq), blocks = (Tq + rows - 1) / rows;
+    long tasks = (long)B * H * blocks;
+#pragma omp parallel for schedule(dynamic) if ((size_t)B * H * Tq * Tk * hs >= CPU_PAR_MIN)
+    for (long t = 0; t < tasks; t++) {
+        long bh = t / blocks;
+        int b = (int)(bh / H), h = (int)(bh % H), i0 = (int)(t % blocks) * rows;
+        int i1 = i0 + rows < Tq ? i0 + rows : Tq, lo, hi, lo_row, hi_row;
+        visible_keys(&lo, &hi, kv_start, kv_end, causal, b, i1 - 1, Tq, Tk);  // the widest row: the last
+        float *P = probs + ((size_t)bh * Tq + i0) * Tk, *o = out + ((size_t)b * Tq + i0) * qs + h * hs;
+        const float *qb = q + ((size_t)b * Tq + i0) * qs + h * hs;
+        const float *kb = k + ((size_t)b * Tk + lo) * ks + h / group * hs;
+        const float *vb = v + ((size_t)b * Tk + lo) * ks + h / group * hs;
+        if (hi > lo)  // probs[b,h] rows i0..i1, keys lo..hi = scale * q @ k^T
+            blas_sgemm('N', 'T', i1 - i0, hi - lo, hs, scale, qb, qs, kb, ks, 0.0f, P + lo, Tk);
+        for (int i = i0; i < i1; i++) {
+            visible_keys(&lo_row, &hi_row, kv_start, kv_end, causal, b, i, Tq, Tk);
+            softmax_row(P + (size_t)(i - i0) * Tk, bias ? bias + ((size_t)h * Tq + i) * Tk : NULL, lo_row, hi_row, Tk);
         }
-        // out[b,:,h] = probs[b,h] @ v[b,:,h/group]                  [Tq,hs]
-        blas_sgemm('N', 'N', Tq, hs, Tk, 1.0f, P, Tk, vb, ks, 0.0f, out + (size_t)b * Tq * qs + h * hs, qs);
+        if (hi > lo)  // out[b, i0..i1, h] = probs @ v[b, lo..hi, h/group]
+            blas_sgemm('N', 'N', i1 - i0, hs, hi - lo, 1.0f, P + lo, Tk, vb, ks, 0.0f, o, qs);
+        else
+            for (int i = 0; i < i1 - i0; i++) memset(o + (size_t)i * qs, 0, sizeof(float) * hs);
     }
 }
 
-CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
-                            int KVH, int hs) {
+// Scratch kept between calls (the backward pass runs on one thread at a time,
+// as the whole backend does): allocating it per call cost page faults.
+static float *scratch(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*buf);
+        *cap = n;
+        *buf = xmalloc(sizeof(float) * n);
+    }
+    return *buf;
+}
+
+CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
+                                       const float *probs, const float *q, const float *k, const float *v, int causal,
+                                       float scale, int B, int Tq, int Tk, int H, int KVH, int hs) {
     check_heads(H, KVH);
     if (B <= 0 || Tq <= 0 || Tk <= 0 || hs <= 0) return;
     int group = H / KVH, qs = H * hs, ks = KVH * hs;
     int need_ds = dq || dk || dbias;
-    float *ds = need_ds ? xmalloc(sizeof(float) * H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
+    static float *ds_buf, *dk_buf, *dv_buf;
+    static size_t ds_cap, dk_cap, dv_cap;
+    float *ds = need_ds ? scratch(&ds_buf, &ds_cap, (size_t)H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
     // Where several query heads share a kv head, each head's share of dk / dv
     // goes to its own slice [H,Tk,hs] first, summed per group after the heads.
-    float *dk_h = group > 1 && dk ? xmalloc(sizeof(float) * H * Tk * hs) : NULL;
-    float *dv_h = group > 1 && dv ? xmalloc(sizeof(float) * H * Tk * hs) : NULL;
+    float *dk_h = group > 1 && dk ? scratch(&dk_buf, &dk_cap, (size_t)H * Tk * hs) : NULL;
+    float *dv_h = group > 1 && dv ? scratch(&dv_buf, &dv_cap, (size_t)H * Tk * hs) : NULL;
+    int rows = block_rows(causal, Tq);
     // One batch element at a time, its heads in parallel: the heads' rows of
     // dbias are distinct, and every product runs on one thread.
     for (int b = 0; b < B; b++) {
@@ -116,39 +148,50 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
         float *dkb = dk ? dk + (size_t)b * Tk * ks : NULL, *dvb = dv ? dv + (size_t)b * Tk * ks : NULL;
 #pragma omp parallel for schedule(dynamic) if ((size_t)H * Tq * Tk * hs >= CPU_PAR_MIN)
         for (int h = 0; h < H; h++) {
-            const float *P = probs + ((size_t)b * H + h) * Tq * Tk;  // [Tq,Tk]
             const float *kh = kb + h / group * hs, *vh = vb + h / group * hs;
-            // This head's share of dk / dv: into its slice (beta 0), or with one
-            // query head per kv head straight into dk / dv (beta 1).
-            float share_beta = group > 1 ? 0.0f : 1.0f;
+            // This head's share of dk / dv: into its slice, or with one query
+            // head per kv head straight into dk / dv.
             int share_ld = group > 1 ? hs : ks;
             float *dv_share = dv_h ? dv_h + (size_t)h * Tk * hs : dvb ? dvb + h * hs : NULL;
             float *dk_share = dk_h ? dk_h + (size_t)h * Tk * hs : dkb ? dkb + h * hs : NULL;
-            if (dv)  // dv[b,:,h/group] += P^T @ dout[b,:,h]           [Tk,hs]
-                blas_sgemm('T', 'N', Tk, hs, Tq, 1.0f, P, Tk, dob + h * hs, qs, share_beta, dv_share, share_ld);
-            if (!need_ds) continue;
-            // dP = dout[b,:,h] @ v[b,:,h/group]^T                      [Tq,Tk]
-            float *dsh = ds + (size_t)h * Tq * Tk;
-            blas_sgemm('N', 'T', Tq, Tk, hs, 1.0f, dob + h * hs, qs, vh, ks, 0.0f, dsh, Tk);
-            // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
-            for (int i = 0; i < Tq; i++) {
-                const float *p = P + (size_t)i * Tk;
-                float *d = dsh + (size_t)i * Tk;
-                double dot = 0.0;
+            if (dv_h) memset(dv_share, 0, sizeof(float) * Tk * hs);
+            if (dk_h) memset(dk_share, 0, sizeof(float) * Tk * hs);
+            // The rows in blocks as in the forward pass, each block's products
+            // over the keys before its last row's (causal), or over all: the
+            // other masks leave P = 0, which adds nothing.
+            for (int i0 = 0; i0 < Tq; i0 += rows) {
+                int n = i0 + rows < Tq ? rows : Tq - i0, nk = Tk;  // keys 0..nk
+                if (causal && i0 + n + Tk - Tq < nk) nk = i0 + n + Tk - Tq;
+                if (nk <= 0) continue;
+                const float *P = probs + (((size_t)b * H + h) * Tq + i0) * Tk;  // [n,Tk]
+                const float *doi = dob + (size_t)i0 * qs + h * hs, *qi = qb + (size_t)i0 * qs + h * hs;
+                if (dv)  // dv[b,..nk,h/group] += P^T @ dout[b,i0..,h]           [nk,hs]
+                    blas_sgemm('T', 'N', nk, hs, n, 1.0f, P, Tk, doi, qs, 1.0f, dv_share, share_ld);
+                if (!need_ds) continue;
+                // dP = dout[b,i0..,h] @ v[b,..nk,h/group]^T                      [n,nk]
+                float *dsh = ds + ((size_t)h * Tq + i0) * Tk;
+                blas_sgemm('N', 'T', n, nk, hs, 1.0f, doi, qs, vh, ks, 0.0f, dsh, Tk);
+                // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
+                for (int i = 0; i < n; i++) {
+                    const float *p = P + (size_t)i * Tk;
+                    float *d = dsh + (size_t)i * Tk;
+                    double dot = 0.0;
 #pragma omp simd reduction(+ : dot)
-                for (int j = 0; j < Tk; j++) dot += (double)p[j] * d[j];
+                    for (int j = 0; j < nk; j++) dot += (double)p[j] * d[j];
 #pragma omp simd
-                for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - (float)dot);
-                if (dbias) {
-                    float *db = dbias + ((size_t)h * Tq + i) * Tk;
+                    for (int j = 0; j < nk; j++) d[j] = p[j] * (d[j] - (float)dot);
+                    if (dbias) {
+                        float *db = dbias + ((size_t)h * Tq + i0 + i) * Tk;
 #pragma omp simd
-                    for (int j = 0; j < Tk; j++) db[j] += d[j];
+                        for (int j = 0; j < nk; j++) db[j] += d[j];
+                    }
                 }
+                if (dq)  // dq[b,i0..,h] += scale * dS @ k[b,..nk,h/group]      [n,hs]
+                    blas_sgemm('N', 'N', n, hs, nk, scale, dsh, Tk, kh, ks, 1.0f, dq + ((size_t)b * Tq + i0) * qs + h * hs,
+                               qs);
+                if (dk)  // dk[b,..nk,h/group] += scale * dS^T @ q[b,i0..,h]    [nk,hs]
+                    blas_sgemm('T', 'N', nk, hs, n, scale, dsh, Tk, qi, qs, 1.0f, dk_share, share_ld);
             }
-            if (dq)  // dq[b,:,h] += scale * dS @ k[b,:,h/group]      [Tq,hs]
-                blas_sgemm('N', 'N', Tq, hs, Tk, scale, dsh, Tk, kh, ks, 1.0f, dq + (size_t)b * Tq * qs + h * hs, qs);
-            if (dk)  // dk[b,:,h/group] += scale * dS^T @ q[b,:,h]    [Tk,hs]
-                blas_sgemm('T', 'N', Tk, hs, Tq, scale, dsh, Tk, qb + h * hs, qs, share_beta, dk_share, share_ld);
         }
         // The groups' sums: dk / dv [b, j, g] += sum over the group's heads.
         if (dk_h || dv_h) {
@@ -165,9 +208,6 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
                 }
         }
     }
-    free(ds);
-    free(dk_h);
-    free(dv_h);
 }
 
 // ---- reference: one query at a time, double accumulation ----
@@ -213,9 +253,10 @@ void ref_attention(float *out, float *probs, const float *q, const float *k, con
 }
 
 void ref_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
-                            int KVH, int hs) {
+                            const float *q, const float *k, const float *v, int causal, float scale, int B, int Tq,
+                            int Tk, int H, int KVH, int hs) {
     check_heads(H, KVH);
+    (void)causal;  // masked keys have P = 0: they add nothing
     int group = H / KVH;
     double *dp = xmalloc(sizeof(double) * (Tk > 0 ? Tk : 1)), *dqi = xmalloc(sizeof(double) * (hs > 0 ? hs : 1));
     for (int b = 0; b < B; b++)

@@ -55,14 +55,14 @@ void cpu_attention(float *out, float *probs, const float *q, const float *k, con
                    const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
                    int KVH, int hs);
 void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
-                            int KVH, int hs);
+                            const float *q, const float *k, const float *v, int causal, float scale, int B, int Tq,
+                            int Tk, int H, int KVH, int hs);
 void ref_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
                    const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
                    int KVH, int hs);
 void ref_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                            const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
-                            int KVH, int hs);
+                            const float *q, const float *k, const float *v, int causal, float scale, int B, int Tq,
+                            int Tk, int H, int KVH, int hs);
 
 // activation.c
 void cpu_activation(float *out, const float *inp, size_t n, int act);

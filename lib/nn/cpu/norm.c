@@ -4,12 +4,15 @@
 //   backward  dinp[n,c] += rstd*w[c]*dout[n,c] - rstd^3/C * inp[n,c] * sum_j dout[n,j]*w[j]*inp[n,j]
 //             dweight[c] += sum_n dout[n,c] * inp[n,c] * rstd[n]
 // Each row is computed in double by the same code in both backends; the fast
-// one runs rows (and column tiles of dweight) in parallel.
+// one runs rows (and column tiles of dweight) in parallel. The row functions
+// are inlined so that they are compiled for each of the caller's instruction
+// sets (CPU_CLONES), not only for plain x86-64.
 #include "nn/cpu/cpu.h"
 
 #include <math.h>
 
-static void rmsnorm_row(float *out, float *rstd, const float *x, const float *weight, int C, float eps) {
+static inline __attribute__((always_inline)) void rmsnorm_row(float *out, float *rstd, const float *x,
+                                                              const float *weight, int C, float eps) {
     double ss = 0.0;
 #pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
@@ -18,7 +21,8 @@ static void rmsnorm_row(float *out, float *rstd, const float *x, const float *we
     *rstd = r;
 }
 
-static void rmsnorm_backward_row(float *dx, const float *dy, const float *x, const float *weight, float r, int C) {
+static inline __attribute__((always_inline)) void rmsnorm_backward_row(float *dx, const float *dy, const float *x,
+                                                                       const float *weight, float r, int C) {
     double dot = 0.0;  // sum_j dy[j] * w[j] * x[j]
 #pragma omp simd reduction(+ : dot)
     for (int c = 0; c < C; c++) dot += (double)dy[c] * weight[c] * x[c];

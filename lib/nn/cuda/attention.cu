@@ -122,9 +122,10 @@ void cuda_attention(float *out, float *probs, const float *q, const float *k, co
 }
 
 void cuda_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout, const float *probs,
-                             const float *q, const float *k, const float *v, float scale, int B, int Tq, int Tk, int H,
-                             int KVH, int hs) {
+                             const float *q, const float *k, const float *v, int causal, float scale, int B, int Tq,
+                             int Tk, int H, int KVH, int hs) {
     check_heads(H, KVH);
+    (void)causal;  // masked keys have P = 0: they add nothing
     if (B <= 0 || Tq <= 0 || Tk <= 0 || hs <= 0) return;
     size_t shared = (size_t)Tk * sizeof(float);
     if (shared > 48 * 1024)  // above the default, ask for more (fails clearly past the device's limit)
