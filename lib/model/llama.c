@@ -181,11 +181,12 @@ static void bind_grads(model *m, llama *t) {
     t->head.wb = model_bf16_of(m, t->head.w);
 }
 
-// Runs the embedding and every layer over the packed batch into x [N, C].
-// Training keeps every layer's activations for the backward pass. Generation
-// (cache != NULL, each example's slab room for Tmax positions) keeps only the
-// keys and values, copied into the caches, and drops the rest layer by layer.
-static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout, kv_cache *cache) {
+// Runs the embedding and the first n_layers layers over the packed batch into
+// x [N, C]. Training keeps every layer's activations for the backward pass.
+// Generation (cache != NULL, each example's slab room for Tmax positions) keeps
+// only the keys and values, copied into the caches, and drops the rest layer
+// by layer.
+static float *run_layers(model *m, llama *t, const llama_pass *p, int n_layers, rng *dropout, kv_cache *cache) {
     const backend *be = m->be;
     const model_config *c = &m->cfg;
     int N = p->N;
@@ -195,7 +196,7 @@ static float *run_layers(model *m, llama *t, const llama_pass *p, rng *dropout, 
     be->embedding(x, p->ids, t->embed, N, c->d_model, 1.0f);
     attn_geometry g = {.B = p->B, .seq = p->seq, .causal = 1, .q_pos = p->pos, .k_pos = p->pos,
                        .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
-    for (int l = 0; l < c->n_layers; l++) {
+    for (int l = 0; l < n_layers; l++) {
         arena_mark layer = arena_get_mark(&m->ar);
         attn_block *a = &t->layers[l].attn;
         attn_forward(be, &m->ar, a, x, NULL, &g, dropout);
@@ -214,6 +215,85 @@ static float *gather_rows(model *m, const float *x, const int *idx, int n, int C
     return out;
 }
 
+// ---- the last layer on the rows the head reads --------------------------------------------
+//
+// The head reads the last layer's output only on some rows: in training those
+// that predict a target token, in generation each source's last one. So the
+// last layer runs its queries, output projection and feed-forward on each
+// example's tail (its rows from first[i] on) and only its keys and values on
+// every row: the same outputs on the tail, for about 1/L less work.
+typedef struct {
+    int B, N;  // examples, tail rows
+    int *seq;  // [B + 1] offsets of example i's tail among the tail rows
+    int *rows;  // [N] their rows in the whole batch
+    int *pos;  // [N] their positions
+    const float *x;  // the last layer's input, every row
+    float *ln, *rstd;  // its attention norm over every row: the keys' and values' input
+} tail_rows;
+
+static tail_rows tail_from(const llama_pass *p, const int *first) {
+    tail_rows tr = {.B = p->B};
+    tr.seq = xmalloc((size_t)(p->B + 1) * sizeof *tr.seq);
+    tr.seq[0] = 0;
+    for (int i = 0; i < p->B; i++) tr.seq[i + 1] = tr.seq[i] + (p->seq[i + 1] - p->seq[i] - first[i]);
+    tr.N = tr.seq[p->B];
+    tr.rows = xmalloc((size_t)(tr.N ? tr.N : 1) * sizeof *tr.rows);
+    tr.pos = xmalloc((size_t)(tr.N ? tr.N : 1) * sizeof *tr.pos);
+    for (int i = 0; i < p->B; i++)
+        for (int k = tr.seq[i]; k < tr.seq[i + 1]; k++) {
+            tr.rows[k] = p->seq[i] + first[i] + (k - tr.seq[i]);
+            tr.pos[k] = p->pos[tr.rows[k]];
+        }
+    return tr;
+}
+
+static void free_tail(tail_rows *tr) { free(tr->seq), free(tr->rows), free(tr->pos); }
+
+// The last layer over x [N, C] (the other layers' output); returns its output
+// on the tail rows [tr->N, C]. A tail's queries attend causally to their
+// example's keys (a tail ends where its example does).
+static float *last_layer_forward(model *m, llama *t, const llama_pass *p, tail_rows *tr, const float *x,
+                                 rng *dropout, kv_cache *cache) {
+    const backend *be = m->be;
+    const model_config *c = &m->cfg;
+    llama_layer *layer = &t->layers[c->n_layers - 1];
+    attn_block *a = &layer->attn;
+    int C = c->d_model;
+    tr->x = x;
+    tr->ln = arena_alloc(&m->ar, (size_t)p->N * C);
+    tr->rstd = arena_alloc(&m->ar, (size_t)p->N);
+    be->rmsnorm(tr->ln, tr->rstd, x, a->norm, p->N, C, a->eps);
+    float *xt = gather_rows(m, x, tr->rows, tr->N, C);
+    attn_geometry g = {.B = p->B, .seq = tr->seq, .kv_seq = p->seq, .causal = 1, .q_pos = tr->pos, .k_pos = p->pos,
+                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
+    attn_forward(be, &m->ar, a, xt, tr->ln, &g, dropout);
+    ffn_forward(be, &m->ar, &layer->ffn, xt, tr->N, dropout);
+    if (cache) kv_cache_fill(be, cache, a->kh, a->vh, p->seq, p->B, c->n_kv_heads * c->head_dim);
+    return xt;
+}
+
+// Given the gradient of the tail rows' output dxt, returns the gradient of the
+// last layer's input on every row [N, C], or NULL when nothing below trains.
+static float *last_layer_backward(model *m, llama *t, const llama_pass *p, const tail_rows *tr, float *dxt,
+                                  int input_grad) {
+    const backend *be = m->be;
+    const model_config *c = &m->cfg;
+    llama_layer *layer = &t->layers[c->n_layers - 1];
+    attn_block *a = &layer->attn;
+    int C = c->d_model;
+    float *dx = input_grad ? arena_alloc_zero(&m->ar, (size_t)p->N * C) : NULL;
+    arena_mark scratch = arena_get_mark(&m->ar);
+    ffn_backward(be, &m->ar, &layer->ffn, dxt);
+    float *dln = arena_alloc_zero(&m->ar, (size_t)p->N * C);  // of the keys' and values' input
+    attn_backward(be, &m->ar, a, dxt, dln, input_grad);
+    be->rmsnorm_backward(dx, a->dnorm, dln, tr->x, a->norm, tr->rstd, p->N, C);
+    if (dx)
+        for (int k = 0; k < tr->N; k++)
+            be->add(dx + (size_t)tr->rows[k] * C, dx + (size_t)tr->rows[k] * C, dxt + (size_t)k * C, (size_t)C);
+    arena_rewind(&m->ar, scratch);
+    return dx;
+}
+
 static double llama_step(model *m, const batch *b, rng *dropout, float dloss_scale, float *logits) {
     const backend *be = m->be;
     const model_config *c = &m->cfg;
@@ -221,35 +301,46 @@ static double llama_step(model *m, const batch *b, rng *dropout, float dloss_sca
     int C = c->d_model;
     bind_grads(m, t);
     llama_pass p = make_pass(b);
-    int N = p.N;
-    float *x = run_layers(m, t, &p, dropout, NULL);
+    int L = c->n_layers;
+    float *dembed = model_grad_of(m, t->embed);
+    // The head reads every row when the logits are wanted, else only the rows
+    // that predict a target token: each example's tail from its last source
+    // token on, all the last layer has to compute.
+    int *first = xmalloc((size_t)p.B * sizeof *first);
+    for (int i = 0; i < p.B; i++) first[i] = logits || b->n_source[i] == 0 ? 0 : b->n_source[i] - 1;
+    tail_rows tr = tail_from(&p, first);
+    float *x = run_layers(m, t, &p, L - 1, dropout, NULL);
+    float *xt = last_layer_forward(m, t, &p, &tr, x, dropout, NULL);
 
-    // The head runs on every row when the logits are wanted, else only on the
-    // rows that predict a target token (the vocabulary projection dominates).
-    int *rows = xmalloc((size_t)N * sizeof *rows), n = 0;
-    int32_t *targets = xmalloc((size_t)N * sizeof *targets);
-    for (int k = 0; k < N; k++)
-        if (logits || p.labels[k] >= 0) rows[n] = k, targets[n++] = p.labels[k];
-    float *xr = gather_rows(m, x, rows, n, C);
+    // The head runs on the tail rows that predict a target token (the
+    // vocabulary projection dominates), or on all when the logits are wanted.
+    int *rows = xmalloc((size_t)(tr.N ? tr.N : 1) * sizeof *rows), n = 0;
+    int32_t *targets = xmalloc((size_t)(tr.N ? tr.N : 1) * sizeof *targets);
+    for (int k = 0; k < tr.N; k++)
+        if (logits || p.labels[tr.rows[k]] >= 0) rows[n] = k, targets[n++] = p.labels[tr.rows[k]];
+    float *xr = gather_rows(m, xt, rows, n, C);
     double loss = lm_head_forward(be, &m->ar, &t->head, xr, n, targets, dloss_scale);
     if (logits) lm_head_download_padded(be, &t->head, logits, p.seq, p.B, p.T);
 
     if (dloss_scale != 0.0f) {
         float *dxr = arena_alloc_zero(&m->ar, (size_t)n * C);
         lm_head_backward(be, &m->ar, &t->head, dxr);
-        float *dembed = model_grad_of(m, t->embed);
-        float *dx = arena_alloc_zero(&m->ar, (size_t)N * C);
-        for (int i = 0; i < n; i++) be->add(dx + (size_t)rows[i] * C, dx + (size_t)rows[i] * C, dxr + (size_t)i * C, (size_t)C);
-        for (int l = c->n_layers - 1; l >= 0; l--) {
+        float *dxt = arena_alloc_zero(&m->ar, (size_t)tr.N * C);
+        for (int i = 0; i < n; i++)
+            be->add(dxt + (size_t)rows[i] * C, dxt + (size_t)rows[i] * C, dxr + (size_t)i * C, (size_t)C);
+        float *dx = last_layer_backward(m, t, &p, &tr, dxt, L > 1 || dembed);
+        for (int l = L - 2; l >= 0; l--) {
             arena_mark scratch = arena_get_mark(&m->ar);  // a layer's gradients are scratch
             ffn_backward(be, &m->ar, &t->layers[l].ffn, dx);
             attn_backward(be, &m->ar, &t->layers[l].attn, dx, NULL, l > 0 || dembed);
             arena_rewind(&m->ar, scratch);
         }
-        if (dembed) be->embedding_backward(dembed, dx, p.ids, N, C, 1.0f);
+        if (dembed) be->embedding_backward(dembed, dx, p.ids, p.N, C, 1.0f);
     }
     free(rows);
     free(targets);
+    free(first);
+    free_tail(&tr);
     free_pass(&p);
     return loss;
 }
@@ -274,12 +365,12 @@ static void llama_generate(model *m, const batch *b, int max_new, int eos, int32
     kv_cache *cache = xmalloc((size_t)L * sizeof *cache);
     for (int l = 0; l < L; l++)
         cache[l] = (kv_cache){arena_alloc(ar, (size_t)B * Tmax * D), arena_alloc(ar, (size_t)B * Tmax * D), Tmax};
-    float *x = run_layers(m, t, &p, NULL, cache);
-
     int *last = xmalloc((size_t)B * sizeof *last), *len = xmalloc((size_t)B * sizeof *len);
     int32_t *next = xmalloc((size_t)B * sizeof *next);
-    for (int i = 0; i < B; i++) last[i] = p.seq[i] + b->n_source[i] - 1, n_out[i] = 0;
-    float *xs = gather_rows(m, x, last, B, C);
+    for (int i = 0; i < B; i++) last[i] = b->n_source[i] - 1, n_out[i] = 0;
+    tail_rows tr = tail_from(&p, last);  // each source's last token
+    float *x = run_layers(m, t, &p, L - 1, NULL, cache);
+    float *xs = last_layer_forward(m, t, &p, &tr, x, NULL, &cache[L - 1]);
     int done = 0;
     for (int s = 0; done < B; s++) {
         arena_mark mark = arena_get_mark(ar);
@@ -305,6 +396,7 @@ static void llama_generate(model *m, const batch *b, int max_new, int eos, int32
         arena_rewind(ar, mark);
     }
     free(last), free(len), free(next), free(cache), free(zero);
+    free_tail(&tr);
     free_pass(&p);
 }
 

@@ -98,7 +98,8 @@ python3 "$HERE/make_tiny_model.py" llama "$TMP/llama" --vocab 300 --tokenizer "$
 check_fails "t5 tokens for a llama model" "tokens in the t5 convention, but .*llama is a llama model" \
     deal-train --model "$TMP/llama" --out "$TMP/L" "$TMP/tok"
 deal-tokenize --model "$TMP/llama" "$TMP/ex.msgpack" > "$TMP/ltok"
-deal-train --model "$TMP/llama" --lr 1e-2 --batch 8 --accum 2 --epochs 6 --out "$TMP/L" "$TMP/ltok" 2>/dev/null
+# 10 epochs: with 6, one seed in three ends at chance, depending on the dropout masks.
+deal-train --model "$TMP/llama" --lr 1e-2 --batch 8 --accum 2 --epochs 10 --out "$TMP/L" "$TMP/ltok" 2>/dev/null
 check_eq "llama adapter: PEFT names and targets" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["r"], c["target_modules"], c["task_type"])' "$TMP/L/adapter_config.json")" \
     "32 ['q_proj', 'v_proj'] CAUSAL_LM"
 deal-predict --model "$TMP/llama" --adapter "$TMP/L" "$TMP/ltok" > "$TMP/lpred.jsonl"
