@@ -15,12 +15,19 @@ Lower bounds on the time, each generous to "any implementation":
 The flops are the work the benchmark requires, counted from the model's
 config.json and the token streams (source and target lengths): LoRA training
 needs, per token, the forward products and the input-gradient products
-(frozen weights get no weight gradient), the vocabulary projection only on
-the rows that predict a target token; generation needs the prompt's pass
-(T5: the encoder and the cross-attention keys and values) and one pass of the
-decoder per new token, the vocabulary projection on one row per step.
+(frozen weights get no weight gradient; none below the first layer's
+attention, whose inputs need none), the vocabulary projection only on the
+rows that predict a target token, and (LLaMA) the last layer's queries,
+output projection and feed-forward only on the rows the head reads;
+generation needs the prompt's pass (T5: the encoder and the cross-attention
+keys and values; LLaMA: the last layer as in training, on the last row) and
+one pass of the decoder per new token, the vocabulary projection on one row
+per step.
 Reads matmul_peak's output from RESULTS_DIR/matmul_peak.md, the runs from
-RESULTS_DIR/train.jsonl and generate.jsonl; prints Markdown.
+RESULTS_DIR/train.jsonl and generate.jsonl; prints Markdown. With
+RESULTS_DIR/products.jsonl (products_alone.sh) a second table: the time
+oneDNN's bf16 products take by themselves in deal's training epoch, a bound
+for any implementation that uses oneDNN's kernels.
 """
 import json
 import re
@@ -52,22 +59,29 @@ class Shape:
             self.encoder = c["num_layers"] * (4 * C * inner + ffn)  # per source token
             self.cross_kv = c["num_decoder_layers"] * 2 * C * inner  # per source token
             self.decoder = c["num_decoder_layers"] * (6 * C * inner + ffn)  # per target token
+            self.first_qkv = 3 * C * inner  # the first self-attention's q, k, v (encoder and decoder)
         else:
             C, F, H = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"]
             hs = c.get("head_dim") or C // H
             kv = c.get("num_key_value_heads") or H
-            self.decoder = c["num_hidden_layers"] * (2 * C * H * hs + 2 * C * kv * hs + 3 * C * F)
+            self.kv = 2 * C * kv * hs  # one layer's keys and values
+            self.rest = 2 * C * H * hs + 3 * C * F  # its queries, output projection and feed-forward
+            self.layers = c["num_hidden_layers"]
+            self.decoder = self.layers * (self.kv + self.rest)
+            self.first_qkv = C * H * hs + self.kv
         self.head = C * c["vocab_size"]
 
     def train_flops(self, ls, lt):  # forward + input gradients: 2 x 2 flops per MAC
         if self.t5:
-            return 4 * (ls * (self.encoder + self.cross_kv) + lt * (self.decoder + self.head))
-        return 4 * ((ls + lt) * self.decoder + lt * self.head)
+            return (4 * (ls * (self.encoder + self.cross_kv) + lt * (self.decoder + self.head))
+                    - 2 * (ls + lt) * self.first_qkv)
+        rows, tail = ls + lt, lt + 1  # the tail: the last source token and the target
+        return 4 * (rows * (self.decoder - self.rest) + tail * self.rest + lt * self.head) - 2 * rows * self.first_qkv
 
     def prompt_flops(self, ls):
         if self.t5:
             return 2 * ls * (self.encoder + self.cross_kv)
-        return 2 * (ls * self.decoder + self.head)  # the head on the last row: the first new token
+        return 2 * (ls * (self.decoder - self.rest) + self.rest + self.head)  # the last row: the first new token
 
     def step_flops(self):  # per record and new token
         return 2 * (self.decoder + self.head)
@@ -93,8 +107,8 @@ def main():
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for model in sorted({r["model"] for r in train + generate}, key=["t5", "llama", "smollm2"].index):
         shape = Shape(f"{setup}/{model}/config.json")
-        ref = [r for r in train if r["model"] == model and r["impl"] == "hf-bf16"]
-        ours = [r for r in train if r["model"] == model and r["impl"] == "deal-bf16"]
+        ref = [r for r in train if r["model"] == model and r["impl"] == "hf-bf16" and r.get("method", "lora") == "lora"]
+        ours = [r for r in train if r["model"] == model and r["impl"] == "deal-bf16" and r.get("method", "lora") == "lora"]
         if ref and ours:
             recs = lengths(deal_cat, f"{setup}/{model}.train.tok")
             bound = sum(shape.train_flops(s, t) for s, t in recs) / flops_rate
@@ -113,6 +127,18 @@ def main():
             bound = 1e3 * (sum(shape.prompt_flops(s) for s, _ in recs) / n / flops_rate + steps * step)
             t_ref, t_ours = median(ref, "ms_per_sample"), median(ours, "ms_per_sample")
             print(f"| {model} | generation, batch {batch}, ms per record | {t_ref:.1f} | {t_ours:.1f} | {bound:.1f} | {t_ref / bound:.1f}x | {t_ref / t_ours:.1f}x |")
+    try:
+        products = {r["model"]: r for r in rows("products")}
+    except FileNotFoundError:
+        return
+    print("\n| model | LoRA training, s per epoch: hf-bf16 | deal --bf16 | its bf16 products alone (oneDNN) | largest speed-up with them | deal's |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for model, p in products.items():
+        ref = [r for r in train if r["model"] == model and r["impl"] == "hf-bf16" and r.get("method", "lora") == "lora"]
+        ours = [r for r in train if r["model"] == model and r["impl"] == "deal-bf16" and r.get("method", "lora") == "lora"]
+        if ref and ours:
+            t_ref, t_ours = median(ref, "tokens") / median(ref, "tokens_per_s"), median(ours, "tokens") / median(ours, "tokens_per_s")
+            print(f"| {model} | {t_ref:.2f} | {t_ours:.2f} | {p['products_s']:.2f} ({p['products']} products) | {t_ref / p['products_s']:.1f}x | {t_ref / t_ours:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -175,10 +175,10 @@ void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx) {
     size_t nh = (size_t)N * F;
     float *dhidden = arena_alloc_zero(ar, nh);
     linear_backward(be, ar, &f->down, dhidden, dx);
-    float *dgate = arena_alloc_zero(ar, nh);
+    float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
     float *dln = arena_alloc_zero(ar, (size_t)N * C);
     if (f->gated) {
-        float *dup = arena_alloc_zero(ar, nh);
+        float *dup = arena_alloc(ar, nh);
         be->gated_backward(dgate, dup, dhidden, f->a_gate, f->a_up, nh, f->act);
         linear_backward(be, ar, &f->up, dln, dup);
     } else {

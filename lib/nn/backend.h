@@ -85,6 +85,8 @@ typedef struct backend {
 
     // ---- activations (elementwise over n values) ----
     // act: 0 relu, 1 gelu (tanh approximation, HF "gelu_new"/"gelu_pytorch_tanh"), 2 silu.
+    // Unlike the other backward passes, these write their gradients (dinp, dgate,
+    // dup: NULL ones skipped) instead of adding to them.
     void (*activation)(float *out, const float *inp, size_t n, int act);
     void (*activation_backward)(float *dinp, const float *dout, const float *inp, size_t n, int act);
     // Gated: out = act(gate) * up (T5 v1.1 gated-GELU, LLaMA SwiGLU).

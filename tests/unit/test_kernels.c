@@ -541,17 +541,16 @@ static void test_activation_grad(void) {
     const backend *bes[2] = {FAST, REF};
     for (int t = 0; t < 2; t++)
         for (c.act = 0; c.act < 3; c.act++) {
-            float *g0 = rand_buf(c.n, -1, 1), *g1 = rand_buf(c.n, -1, 1);
-            float *dx = copy_buf(g0, c.n), *dg = copy_buf(g0, c.n), *du = copy_buf(g1, c.n);
+            // The outputs are written, whatever they held before.
+            float *dx = rand_buf(c.n, -1, 1), *dg = rand_buf(c.n, -1, 1), *du = rand_buf(c.n, -1, 1);
             bes[t]->activation_backward(dx, c.r, c.x, c.n, c.act);
             bes[t]->gated_backward(dg, du, c.r, c.x, c.up, c.n, c.act);
-            subtract(dx, g0, c.n), subtract(dg, g0, c.n), subtract(du, g1, c.n);
             c.gated = 0;
             expect_grad("activation", act_loss, &c, c.x, dx, c.n);
             c.gated = 1;
             expect_grad("gated dgate", act_loss, &c, c.x, dg, c.n);
             expect_grad("gated dup", act_loss, &c, c.up, du, c.n);
-            free(g0), free(g1), free(dx), free(dg), free(du);
+            free(dx), free(dg), free(du);
         }
     free(c.x), free(c.up), free(c.out), free(c.r);
 }

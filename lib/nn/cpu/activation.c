@@ -1,8 +1,10 @@
 // activation.c: elementwise activations over n values, plain and gated.
 //   act 0 relu, 1 gelu (tanh approximation), 2 silu (x * sigmoid(x)).
-//   activation  out = act(inp);   backward  dinp += dout * act'(inp)
+//   activation  out = act(inp);   backward  dinp = dout * act'(inp)
 //   gated       out = act(gate) * up (T5 v1.1 gated-GELU, LLaMA SwiGLU);
-//               backward  dgate += dout * up * act'(gate), dup += dout * act(gate)
+//               backward  dgate = dout * up * act'(gate), dup = dout * act(gate)
+// The backward passes write their outputs (the feed-forward block's are its
+// own scratch): no zero-fill before, no read of them.
 // The scalar functions are nn/scalar_kernels.h's (shared with CUDA); the fast
 // kernels run the loops with OpenMP, the reference ones serially.
 #include <math.h>
@@ -24,7 +26,7 @@
         PAR_SIMD for (size_t i = 0; i < n; i++) out[i] = act_forward(inp[i], A);                            \
     }                                                                                                       \
     FAST_KERNEL activation_backward_##A(float *dinp, const float *dout, const float *inp, size_t n) {      \
-        PAR_SIMD for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * act_grad(inp[i], A);                   \
+        PAR_SIMD for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * act_grad(inp[i], A);                    \
     }                                                                                                       \
     FAST_KERNEL gated_##A(float *out, const float *gate, const float *up, size_t n) {                      \
         PAR_SIMD for (size_t i = 0; i < n; i++) out[i] = act_forward(gate[i], A) * up[i];                   \
@@ -33,13 +35,13 @@
                                    const float *up, size_t n) {                                            \
         if (dgate && dup) { /* one pass: the activation's exp is shared */                                \
             PAR_SIMD for (size_t i = 0; i < n; i++) {                                                         \
-                dgate[i] += dout[i] * up[i] * act_grad(gate[i], A);                                           \
-                dup[i] += dout[i] * act_forward(gate[i], A);                                                  \
+                dgate[i] = dout[i] * up[i] * act_grad(gate[i], A);                                            \
+                dup[i] = dout[i] * act_forward(gate[i], A);                                                   \
             }                                                                                                 \
         } else if (dgate) {                                                                                   \
-            PAR_SIMD for (size_t i = 0; i < n; i++) dgate[i] += dout[i] * up[i] * act_grad(gate[i], A);       \
+            PAR_SIMD for (size_t i = 0; i < n; i++) dgate[i] = dout[i] * up[i] * act_grad(gate[i], A);        \
         } else if (dup) {                                                                                     \
-            PAR_SIMD for (size_t i = 0; i < n; i++) dup[i] += dout[i] * act_forward(gate[i], A);              \
+            PAR_SIMD for (size_t i = 0; i < n; i++) dup[i] = dout[i] * act_forward(gate[i], A);               \
         }                                                                                                     \
     }
 ACTIVATION_KERNELS(0)
@@ -76,8 +78,8 @@ void cpu_gated_backward(float *dgate, float *dup, const float *dout, const float
 // One value of the gated backward (NULL outputs skipped).
 static inline void gated_backward_one(float *dgate, float *dup, const float *dout, const float *gate,
                                       const float *up, size_t i, int act) {
-    if (dgate) dgate[i] += dout[i] * up[i] * act_grad(gate[i], act);
-    if (dup) dup[i] += dout[i] * act_forward(gate[i], act);
+    if (dgate) dgate[i] = dout[i] * up[i] * act_grad(gate[i], act);
+    if (dup) dup[i] = dout[i] * act_forward(gate[i], act);
 }
 
 void ref_activation(float *out, const float *inp, size_t n, int act) {
@@ -87,7 +89,7 @@ void ref_activation(float *out, const float *inp, size_t n, int act) {
 
 void ref_activation_backward(float *dinp, const float *dout, const float *inp, size_t n, int act) {
     check_act(act);
-    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * act_grad(inp[i], act);
+    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * act_grad(inp[i], act);
 }
 
 void ref_gated(float *out, const float *gate, const float *up, size_t n, int act) {

@@ -18,7 +18,7 @@ __global__ static void activation_kernel(float *out, const float *inp, size_t n,
     FOR_EACH(i, n) out[i] = act_forward(inp[i], act);
 }
 __global__ static void activation_backward_kernel(float *dinp, const float *dout, const float *inp, size_t n, int act) {
-    FOR_EACH(i, n) dinp[i] += dout[i] * act_grad(inp[i], act);
+    FOR_EACH(i, n) dinp[i] = dout[i] * act_grad(inp[i], act);
 }
 __global__ static void gated_kernel(float *out, const float *gate, const float *up, size_t n, int act) {
     FOR_EACH(i, n) out[i] = act_forward(gate[i], act) * up[i];
@@ -26,8 +26,8 @@ __global__ static void gated_kernel(float *out, const float *gate, const float *
 __global__ static void gated_backward_kernel(float *dgate, float *dup, const float *dout, const float *gate,
                                              const float *up, size_t n, int act) {
     FOR_EACH(i, n) {
-        if (dgate) dgate[i] += dout[i] * up[i] * act_grad(gate[i], act);
-        if (dup) dup[i] += dout[i] * act_forward(gate[i], act);
+        if (dgate) dgate[i] = dout[i] * up[i] * act_grad(gate[i], act);
+        if (dup) dup[i] = dout[i] * act_forward(gate[i], act);
     }
 }
 
