@@ -106,7 +106,7 @@ bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm
 	@mkdir -p $(BENCH_DIR)/results
 	$(BUILD)/bench/matmul_peak | tee $(BENCH_DIR)/results/matmul_peak.md
 	$(BUILD)/bench/bf16_gemm
-	bench/bench_train.sh && bench/bench_generate.sh
+	bench/bench_train.sh && bench/bench_generate.sh && bench/products_alone.sh
 	bench/bounds.py $(BENCH_DIR)/results $(BENCH_DIR)/setup bin/deal-cat
 $(BUILD)/bench/matmul_peak: bench/matmul_peak.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -26,13 +26,12 @@ machine
 R=$OUT/results/train.jsonl
 : > "$R"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-ARGS=(--batch 8 --accum 1 --epochs 1 --lora-r 16 --lora-alpha 32 --lora-dropout 0.1 --lr 1e-4 --max-grad-norm 1 --seed 1)
 
 # The LoRA adapter DEAL starts from: the first task of the sequence.
 if [[ " $METHODS " == *" deal "* ]]; then
     for m in $MODELS; do
         [ -s "$SETUP/$m.lora/adapter_config.json" ] ||
-            "$BIN/deal-train" --model "$SETUP/$m" --out "$SETUP/$m.lora" "${ARGS[@]}" "$SETUP/$m.train.tok" 2> /dev/null
+            "$BIN/deal-train" --model "$SETUP/$m" --out "$SETUP/$m.lora" "${TRAIN_ARGS[@]}" "$SETUP/$m.train.tok" 2> /dev/null
     done
 fi
 method_flags() {  # METHOD MODEL: deal-train's and hf_train.py's flags for it
@@ -46,7 +45,7 @@ run_deal() {  # MODEL CORETYPE WAIT REP IMPL (deal, or deal-bf16: --bf16) METHOD
     flags+=("${mflags[@]}")
     rm -rf "$WORK/A" "$WORK/A.log.jsonl"
     with_env "$c" "$w" /usr/bin/time -v -o "$WORK/time" "$BIN/deal-train" --model "$SETUP/$m" --out "$WORK/A" \
-        "${ARGS[@]}" "${flags[@]}" "$SETUP/$m.train.tok" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+        "${TRAIN_ARGS[@]}" "${flags[@]}" "$SETUP/$m.train.tok" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
     "$PY" - "$WORK/A.log.jsonl" "$m" "$c" "$w" "$rep" "$(time_field "$WORK/time" rss)" \
         "$(time_field "$WORK/time" wall)" "$la" "$impl" "$method" >> "$R" <<'PY'
 import json, sys

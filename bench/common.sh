@@ -27,6 +27,9 @@ REPS=${BENCH_REPS:-3}
 THREADS=${BENCH_THREADS:-2}
 MODELS=${BENCH_MODELS:-t5 llama smollm2}
 METHODS=${BENCH_METHODS:-lora deal}
+# deal-train's flags in the training benchmarks (hf_train.py takes the same settings).
+TRAIN_ARGS=(--batch 8 --accum 1 --epochs 1 --lora-r 16 --lora-alpha 32 --lora-dropout 0.1 --lr 1e-4 --max-grad-norm 1
+    --seed 1)
 VARIANTS=${BENCH_VARIANTS:-deal/unset/default deal-bf16/unset/default hf-fp32/SkylakeX/default hf-bf16/SkylakeX/default}
 if [ -z "${DEAL_DATA:-}" ]; then
     for d in "${DEAL_SHARED:-/nonexistent}/data/CL_Benchmark" "$ROOT/../shared/data/CL_Benchmark" "$ROOT/data/CL_Benchmark"; do

@@ -69,8 +69,8 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
     const attn_geometry *g = &a->g;
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;
     int Nq = query_rows(g), Nk = key_rows(g);
-    float *datt = arena_alloc_zero(ar, (size_t)Nq * H * hs);
-    linear_backward(be, ar, &a->o, datt, dx);
+    float *datt = arena_alloc(ar, (size_t)Nq * H * hs);
+    linear_backward(be, ar, &a->o, datt, dx, 0.0f);
 
     float *dq = arena_alloc_zero(ar, (size_t)Nq * H * hs);
     float *dk = arena_alloc_zero(ar, (size_t)Nk * KVH * hs);
@@ -96,11 +96,11 @@ void attn_backward(const backend *be, arena *ar, attn_block *a, float *dx, float
         be->rope(dk, g->k_pos, g->rope_cos, g->rope_sin, 1, Nk, KVH, hs, -1);
     }
     // The normed input's gradient: for the input's, or the norm weight's.
-    float *dln = input_grad || a->dnorm ? arena_alloc_zero(ar, (size_t)Nq * C) : NULL;
+    float *dln = input_grad || a->dnorm ? arena_alloc(ar, (size_t)Nq * C) : NULL;
     float *dkv = dkv_src ? dkv_src : dln;  // self-attention: k and v read the normed x too
-    linear_backward(be, ar, &a->q, dln, dq);
-    linear_backward(be, ar, &a->k, dkv, dk);
-    linear_backward(be, ar, &a->v, dkv, dv);
+    linear_backward(be, ar, &a->q, dln, dq, 0.0f);
+    linear_backward(be, ar, &a->k, dkv, dk, 1.0f);
+    linear_backward(be, ar, &a->v, dkv, dv, 1.0f);
     if (dln) be->rmsnorm_backward(input_grad ? dx : NULL, a->dnorm, dln, a->x_in, a->norm, a->rstd, Nq, C);
 }
 
@@ -173,17 +173,17 @@ void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rn
 void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx) {
     int N = f->N, C = f->gate.in, F = f->gate.out;
     size_t nh = (size_t)N * F;
-    float *dhidden = arena_alloc_zero(ar, nh);
-    linear_backward(be, ar, &f->down, dhidden, dx);
+    float *dhidden = arena_alloc(ar, nh);
+    linear_backward(be, ar, &f->down, dhidden, dx, 0.0f);
     float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
-    float *dln = arena_alloc_zero(ar, (size_t)N * C);
+    float *dln = arena_alloc(ar, (size_t)N * C);
     if (f->gated) {
         float *dup = arena_alloc(ar, nh);
         be->gated_backward(dgate, dup, dhidden, f->a_gate, f->a_up, nh, f->act);
-        linear_backward(be, ar, &f->up, dln, dup);
+        linear_backward(be, ar, &f->up, dln, dup, 0.0f);
     } else {
         be->activation_backward(dgate, dhidden, f->a_gate, nh, f->act);
     }
-    linear_backward(be, ar, &f->gate, dln, dgate);
+    linear_backward(be, ar, &f->gate, dln, dgate, f->gated ? 1.0f : 0.0f);
     be->rmsnorm_backward(dx, f->dnorm, dln, f->x_in, f->norm, f->rstd, N, C);
 }

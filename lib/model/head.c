@@ -24,7 +24,7 @@ void lm_head_backward(const backend *be, arena *ar, lm_head *h, float *dx) {
     float *dln = arena_alloc_zero(ar, (size_t)N * C);
     // ln was scaled in place, so dW = dlogits^T (scale * norm(x)) is exact; the
     // scale's own backward is applied to dln.
-    if (h->wb) be->matmul_bf16_backward(dln, h->dlogits, h->wb, N, C, h->V);  // frozen: no dw
+    if (h->wb) be->matmul_bf16_backward(dln, h->dlogits, h->wb, N, C, h->V, 1.0f);  // frozen: no dw
     else be->matmul_backward(dln, h->dw, h->dlogits, h->ln, h->w, N, C, h->V, 1.0f);
     if (h->scale != 1.0f) be->scale(dln, h->scale, (size_t)N * C);
     be->rmsnorm_backward(dx, h->dnorm, dln, h->x, h->norm, h->rstd, N, C);

@@ -26,10 +26,14 @@ void linear_forward(const backend *be, arena *ar, linear *l, float *y, const flo
     be->matmul(y, l->h, lo->B, N, lo->r, l->out, lo->scale, 1.0f);
 }
 
-void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy) {
+void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy, float beta) {
     int N = l->N;
-    if (l->wb) be->matmul_bf16_backward(dx, dy, l->wb, N, l->in, l->out);  // frozen: no dw
-    else be->matmul_backward(dx, l->dw, dy, l->x, l->w, N, l->in, l->out, 1.0f);
+    if (l->wb) {
+        be->matmul_bf16_backward(dx, dy, l->wb, N, l->in, l->out, beta);  // frozen: no dw
+    } else {
+        if (dx && beta == 0.0f) be->zero(dx, (size_t)N * l->in);  // the fp32 product adds
+        be->matmul_backward(dx, l->dw, dy, l->x, l->w, N, l->in, l->out, 1.0f);
+    }
     lora_factors *lo = l->lora;
     if (!lo) return;
     // Through B: dh = s * dy B, dB += s * dy^T h.

@@ -39,9 +39,10 @@ typedef struct {
 // dropout on); scratch buffers come from the arena.
 void linear_forward(const backend *be, arena *ar, linear *l, float *y, const float *x, int N, float beta,
                     rng *dropout_rng);
-// Accumulates dx[N, in] (if not NULL) and the gradients of whatever trains
-// (dw, dA, dB), given dy[N, out]. Uses the last forward call's inputs; its
-// scratch buffers stay on the arena (callers rewind it per layer).
-void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy);
+// dx[N, in] = beta * dx + the input gradient (if dx is not NULL; beta 0 or 1:
+// write or add), and accumulates the gradients of whatever trains (dw, dA,
+// dB), given dy[N, out]. Uses the last forward call's inputs; its scratch
+// buffers stay on the arena (callers rewind it per layer).
+void linear_backward(const backend *be, arena *ar, linear *l, float *dx, const float *dy, float beta);
 
 #endif

@@ -57,8 +57,10 @@ typedef struct backend {
     void (*release_bf16)(void *packed);
     // out[N,OC] = beta * out + bf16(inp) @ w^T (beta 0 or 1), fp32 accumulation.
     void (*matmul_bf16)(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta);
-    // dinp[N,IC] += bf16(dout) @ w (frozen weights have no gradient).
-    void (*matmul_bf16_backward)(float *dinp, const float *dout, const void *packed, int N, int IC, int OC);
+    // dinp[N,IC] = beta * dinp + bf16(dout) @ w, beta 0 or 1 (frozen weights have
+    // no gradient).
+    void (*matmul_bf16_backward)(float *dinp, const float *dout, const void *packed, int N, int IC, int OC,
+                                 float beta);
 
     // ---- normalisation: RMSNorm / T5LayerNorm, y = x / sqrt(mean(x^2) + eps) * weight ----
     // rstd[N] is saved for the backward pass.

@@ -834,7 +834,7 @@ static float round_bf16(float x) {
     return x;
 }
 
-// One weight's bf16 products (forward with beta 0 and 1, backward) against
+// One weight's bf16 products (forward and backward, with beta 0 and 1) against
 // fp32 products of bf16-rounded inputs.
 static void check_bf16_products(int N, int IC, int OC) {
     size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
@@ -852,12 +852,15 @@ static void check_bf16_products(int N, int IC, int OC) {
         expect_same("matmul_bf16", a, b, no);
         free(a), free(b);
     }
-    float *da = rand_buf(ni, -1, 1), *db = copy_buf(da, ni);
-    FAST->matmul_bf16_backward(da, dout, packed, N, IC, OC);
-    REF->matmul_backward(db, NULL, rd, ri, rw, N, IC, OC, 1.0f);
-    expect_same("matmul_bf16_backward", da, db, ni);
+    for (int beta = 0; beta <= 1; beta++) {
+        float *da = rand_buf(ni, -1, 1), *db = beta ? copy_buf(da, ni) : zero_buf(ni);
+        FAST->matmul_bf16_backward(da, dout, packed, N, IC, OC, (float)beta);
+        REF->matmul_backward(db, NULL, rd, ri, rw, N, IC, OC, 1.0f);
+        expect_same("matmul_bf16_backward", da, db, ni);
+        free(da), free(db);
+    }
     FAST->release_bf16(packed);
-    free(inp), free(w), free(out0), free(dout), free(w_copy), free(ri), free(rw), free(rd), free(da), free(db);
+    free(inp), free(w), free(out0), free(dout), free(w_copy), free(ri), free(rw), free(rd);
 }
 
 static void test_matmul_bf16(void) {

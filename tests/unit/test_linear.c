@@ -61,7 +61,7 @@ static void test_dropout_gradients(void) {
     // Analytic gradients: forward with seed 7, backward with dy = R.
     loss(be, &ar, &l, x, Rw, 7);
     CHECK(l.dropped);
-    linear_backward(be, &ar, &l, dx, Rw);
+    linear_backward(be, &ar, &l, dx, Rw, 1.0f);
     // The check above would also pass without dropout; make sure some inputs were dropped.
     float y_drop[N * OUT], y_keep[N * OUT];
     rng d;

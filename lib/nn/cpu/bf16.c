@@ -1,7 +1,7 @@
 // bf16.c: products with frozen weights in bf16 through oneDNN's matmul
 // primitive (its AVX512-BF16 brgemm kernels where the CPU has them):
 //   forward   out[N,OC] = beta * out + bf16(inp) @ bf16(w)^T
-//   backward  dinp[N,IC] += bf16(dout) @ bf16(w)
+//   backward  dinp[N,IC] = beta * dinp + bf16(dout) @ bf16(w)
 // accumulated in fp32. The weights are converted once, the inputs at each
 // call. On this project's machine (AVX512-BF16) the products run about 2x
 // faster than fp32 (bench/bf16_gemm.c); the price is bf16's 8-bit mantissa in
@@ -219,9 +219,14 @@ void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, in
     run(out, inp, &p->fwd, N, IC, OC, beta != 0.0f);
 }
 
-void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC) {
+void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC, float beta) {
     packed_weight *p = check(packed, IC, OC);
-    if (!dinp || N <= 0 || IC <= 0 || OC <= 0) return;
+    if (!dinp || N <= 0 || IC <= 0) return;
+    if (beta != 0.0f && beta != 1.0f) die_internal("bf16 product: beta %g (0 or 1 only)", beta);
+    if (OC <= 0) {  // nothing to multiply
+        if (beta == 0.0f) cpu_zero(dinp, (size_t)N * IC);
+        return;
+    }
     if (!p->bwd.mem) {  // w [OC, IC] from w^T: the forward weights seen with their axes swapped
         dnnl_memory_desc_t swapped;
         int perm[2] = {1, 0};
@@ -233,5 +238,5 @@ void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed
         p->bwd = prefer(view, &swapped, OC, IC);
         dnnl_memory_destroy(view);
     }
-    run(dinp, dout, &p->bwd, N, OC, IC, 1);
+    run(dinp, dout, &p->bwd, N, OC, IC, beta != 0.0f);
 }

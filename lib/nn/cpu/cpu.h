@@ -40,7 +40,7 @@ void ref_matmul_backward(float *dinp, float *dw, const float *dout, const float 
 void *cpu_pack_bf16(const float *w, int OC, int IC);
 void cpu_release_bf16(void *packed);
 void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta);
-void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC);
+void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC, float beta);
 
 // norm.c
 void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
