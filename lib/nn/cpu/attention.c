@@ -9,7 +9,8 @@
 // Backward, with dS = P * (dP - rowsum(P * dP)) and dP = dout @ v^T:
 //   dq += scale * dS @ k; dk += scale * dS^T @ q; dv += P^T @ dout;
 //   dbias[h] += sum over the batch of dS. Hidden keys have P = 0, so dS = 0
-//   there and the backward pass needs no masks.
+//   there and the backward pass needs no masks; the causal flag only lets it
+//   skip the keys after each block of queries.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,7 @@
 #include "nn/cpu/cpu.h"
 #include "nn/scalar_kernels.h"
 
-// ---- fast: OpenMP over (batch, head) pairs, sgemm for the products ----
-// (the forward pass also over blocks of query rows)
+// ---- fast: OpenMP over (batch, head) pairs, in blocks of query rows, sgemm for the products ----
 
 // Softmax in place over one row of probs that holds scale * q.k: adds the
 // bias row (if any) on the visible keys [lo,hi), zeroes the hidden ones.
