@@ -74,7 +74,8 @@ int main(int argc, char **argv) {
             double flops = 4.0 * B * H * T * T * HS;  // q.k and p.v over every pair; the backward twice that
             printf("| %d | %s | %.3f | %.3f | %.0f | %.0f |\n", T, causal ? "causal" : "none", 1e3 * tf, 1e3 * tb,
                    flops / tf / 1e9, 2 * flops / tb / 1e9);
-            free(c.q), free(c.k), free(c.v), free(c.out), free(c.probs), free(c.dout), free(c.dq), free(c.dk), free(c.dv);
+            float *buffers[] = {c.q, c.k, c.v, c.out, c.probs, c.dout, c.dq, c.dk, c.dv};
+            for (size_t j = 0; j < sizeof buffers / sizeof *buffers; j++) free(buffers[j]);
         }
     return 0;
 }

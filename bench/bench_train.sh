@@ -31,7 +31,8 @@ WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 if [[ " $METHODS " == *" deal "* ]]; then
     for m in $MODELS; do
         [ -s "$SETUP/$m.lora/adapter_config.json" ] ||
-            "$BIN/deal-train" --model "$SETUP/$m" --out "$SETUP/$m.lora" "${TRAIN_ARGS[@]}" "$SETUP/$m.train.tok" 2> /dev/null
+            "$BIN/deal-train" --model "$SETUP/$m" --out "$SETUP/$m.lora" "${TRAIN_ARGS[@]}" "$SETUP/$m.train.tok" \
+                2> /dev/null
     done
 fi
 method_flags() {  # METHOD MODEL: deal-train's and hf_train.py's flags for it

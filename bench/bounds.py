@@ -97,6 +97,12 @@ def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
+def lora_epoch_s(train, model, impl):
+    """Seconds per LoRA training epoch of one implementation (median), or None without runs."""
+    runs = [r for r in train if r["model"] == model and r["impl"] == impl and r.get("method", "lora") == "lora"]
+    return median(runs, "tokens") / median(runs, "tokens_per_s") if runs else None
+
+
 def main():
     results, setup, deal_cat = sys.argv[1:4]
     flops_rate, bandwidth = peaks(f"{results}/matmul_peak.md")
@@ -107,12 +113,10 @@ def main():
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for model in sorted({r["model"] for r in train + generate}, key=["t5", "llama", "smollm2"].index):
         shape = Shape(f"{setup}/{model}/config.json")
-        ref = [r for r in train if r["model"] == model and r["impl"] == "hf-bf16" and r.get("method", "lora") == "lora"]
-        ours = [r for r in train if r["model"] == model and r["impl"] == "deal-bf16" and r.get("method", "lora") == "lora"]
-        if ref and ours:
+        t_ref, t_ours = lora_epoch_s(train, model, "hf-bf16"), lora_epoch_s(train, model, "deal-bf16")
+        if t_ref and t_ours:
             recs = lengths(deal_cat, f"{setup}/{model}.train.tok")
             bound = sum(shape.train_flops(s, t) for s, t in recs) / flops_rate
-            t_ref, t_ours = median(ref, "tokens") / median(ref, "tokens_per_s"), median(ours, "tokens") / median(ours, "tokens_per_s")
             print(f"| {model} | LoRA training, s per epoch | {t_ref:.2f} | {t_ours:.2f} | {bound:.2f} | {t_ref / bound:.1f}x | {t_ref / t_ours:.1f}x |")
         for batch in (1, 16):
             ref = [r for r in generate if r["model"] == model and r["impl"] == "hf-bf16" and r["batch"] == batch]
@@ -134,10 +138,8 @@ def main():
     print("\n| model | LoRA training, s per epoch: hf-bf16 | deal --bf16 | its bf16 products alone (oneDNN) | largest speed-up with them | deal's |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for model, p in products.items():
-        ref = [r for r in train if r["model"] == model and r["impl"] == "hf-bf16" and r.get("method", "lora") == "lora"]
-        ours = [r for r in train if r["model"] == model and r["impl"] == "deal-bf16" and r.get("method", "lora") == "lora"]
-        if ref and ours:
-            t_ref, t_ours = median(ref, "tokens") / median(ref, "tokens_per_s"), median(ours, "tokens") / median(ours, "tokens_per_s")
+        t_ref, t_ours = lora_epoch_s(train, model, "hf-bf16"), lora_epoch_s(train, model, "deal-bf16")
+        if t_ref and t_ours:
             print(f"| {model} | {t_ref:.2f} | {t_ours:.2f} | {p['products_s']:.2f} ({p['products']} products) | {t_ref / p['products_s']:.1f}x | {t_ref / t_ours:.1f}x |")
 
 

@@ -223,7 +223,7 @@ static float *gather_rows(model *m, const float *x, const int *idx, int n, int C
 // example's tail (its rows from first[i] on) and only its keys and values on
 // every row: the same outputs on the tail, for about 1/L less work.
 typedef struct {
-    int B, N;  // examples, tail rows
+    int N;  // tail rows
     int *seq;  // [B + 1] offsets of example i's tail among the tail rows
     int *rows;  // [N] their rows in the whole batch
     int *pos;  // [N] their positions
@@ -232,7 +232,7 @@ typedef struct {
 } tail_rows;
 
 static tail_rows tail_from(const llama_pass *p, const int *first) {
-    tail_rows tr = {.B = p->B};
+    tail_rows tr = {0};
     tr.seq = xmalloc((size_t)(p->B + 1) * sizeof *tr.seq);
     tr.seq[0] = 0;
     for (int i = 0; i < p->B; i++) tr.seq[i + 1] = tr.seq[i] + (p->seq[i + 1] - p->seq[i] - first[i]);
