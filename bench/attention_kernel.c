@@ -4,6 +4,8 @@
 // model calls it; causal (LLaMA) or not (T5's encoder). Prints the time of one
 // layer's attention and the GFLOP/s its products would reach if they covered
 // every (query, key) pair (the causal mask leaves about half of them to do).
+// Then one decoding step of 16 examples (one new query each) over a key/value
+// cache of about T keys each, as deal-predict calls it.
 //
 //   make build/bench/attention_kernel && build/bench/attention_kernel [T ...]   (default 60 100 140)
 #include <stdio.h>
@@ -14,7 +16,7 @@
 #include "nn/backend.h"
 #include "timing.h"
 
-enum { B = 8, H = 9, KVH = 3, HS = 64 };
+enum { B = 8, H = 9, KVH = 3, HS = 64, STEP_B = 16 };
 
 typedef struct {
     const backend *be;
@@ -41,6 +43,19 @@ static void backward(void *ctx) {
                                   c->dout + b * q_size(c->T), c->probs + b * probs_size(c->T), c->q + b * q_size(c->T),
                                   c->k + b * kv_size(c->T), c->v + b * kv_size(c->T), c->causal, 0.125f, 1, c->T,
                                   c->T, H, KVH, HS);
+}
+
+// One decoding step: example b's query sees the first len[b] keys of its cache
+// slab of Tmax rows.
+typedef struct {
+    const backend *be;
+    int Tmax, len[STEP_B];
+    float *q, *k, *v, *out, *probs;
+} step_case;
+
+static void step(void *ctx) {
+    step_case *c = ctx;
+    c->be->attention(c->out, c->probs, c->q, c->k, c->v, NULL, NULL, c->len, 0, 0.125f, STEP_B, 1, c->Tmax, H, KVH, HS);
 }
 
 static float *random_buffer(rng *r, size_t n) {
@@ -77,5 +92,19 @@ int main(int argc, char **argv) {
             float *buffers[] = {c.q, c.k, c.v, c.out, c.probs, c.dout, c.dq, c.dk, c.dv};
             for (size_t j = 0; j < sizeof buffers / sizeof *buffers; j++) free(buffers[j]);
         }
+    printf("\n| T | decoding step ms | GFLOP/s |\n| ---: | ---: | ---: |\n");
+    for (int i = 0; i < n_lengths; i++) {
+        step_case c = {.be = backend_cpu(), .Tmax = lengths[i] + 8};
+        double pairs = 0;
+        for (int b = 0; b < STEP_B; b++) c.len[b] = lengths[i] - b % 4, pairs += c.len[b];  // uneven, as sorted batches are
+        c.q = random_buffer(&r, (size_t)STEP_B * H * HS), c.out = xcalloc((size_t)STEP_B * H * HS, sizeof(float));
+        c.k = random_buffer(&r, (size_t)STEP_B * c.Tmax * KVH * HS);
+        c.v = random_buffer(&r, (size_t)STEP_B * c.Tmax * KVH * HS);
+        c.probs = xcalloc((size_t)STEP_B * H * c.Tmax, sizeof(float));
+        double t = median_time(step, &c);
+        printf("| %d | %.4f | %.1f |\n", lengths[i], 1e3 * t, 4.0 * pairs * H * HS / t / 1e9);
+        float *buffers[] = {c.q, c.k, c.v, c.out, c.probs};
+        for (size_t j = 0; j < sizeof buffers / sizeof *buffers; j++) free(buffers[j]);
+    }
     return 0;
 }

@@ -232,6 +232,7 @@ static void test_loss(void) {
     expect_same("cross_entropy dlogits", dl_, dl, n);
     CHECK(fabs(CUDA->cross_entropy(NULL, logits_, targets, N, V, 1.0f) - want) <= 1e-5 * fabs(want));
     logits_[5 * V + 9] = logits_[5 * V + 4000] = 50.0f;  // a tie: the first index wins
+    logits_[6 * V] = NAN;                                  // NaNs are passed over
     int32_t a[37], b[37];
     CUDA->argmax(a, logits_, N, V);
     REF->argmax(b, logits_, N, V);

@@ -774,6 +774,19 @@ static void test_argmax(void) {
     int32_t out[2];
     FAST->argmax(out, logits, 2, 4);
     CHECK(out[0] == 1 && out[1] == 1);  // ties: the first
+    // Rows long enough for the threads and the vector loop; NaNs are passed over.
+    enum { N = 3, V = 20011 };
+    float *big = xmalloc(sizeof(float) * N * V);
+    rng r;
+    rng_seed(&r, 7);
+    for (int i = 0; i < N * V; i++) big[i] = rng_float(&r);
+    big[0 * V + 17] = NAN, big[0 * V + 9000] = 2.0f, big[0 * V + 15000] = 2.0f;  // a tie after a NaN
+    big[1 * V + 0] = NAN, big[1 * V + V - 1] = 5.0f;                             // the last value, a NaN first
+    for (int j = 0; j < V; j++) big[2 * V + j] = NAN;                          // nothing to pick: 0
+    int32_t got[N];
+    FAST->argmax(got, big, N, V);
+    CHECK(got[0] == 9000 && got[1] == V - 1 && got[2] == 0);
+    free(big);
 }
 
 // ---- elementwise ----

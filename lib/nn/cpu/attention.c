@@ -45,6 +45,48 @@ static inline __attribute__((always_inline)) void softmax_row(float *p, const fl
     for (int j = 0; j < Tk; j++) p[j] = j >= lo && j < hi ? p[j] * inv : 0.0f;
 }
 
+// One decoding step's query (hs values) against keys [lo,hi) of rows ks apart:
+// p[j] = scale * q . k_j, four keys per pass so each load of q serves four.
+static inline __attribute__((always_inline)) void decode_scores(float *p, const float *q, const float *k, int ks,
+                                                                float scale, int lo, int hi, int hs) {
+    int j = lo;
+    for (; j + 4 <= hi; j += 4) {
+        const float *k0 = k + (size_t)j * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+        float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+        for (int c = 0; c < hs; c++) d0 += q[c] * k0[c], d1 += q[c] * k1[c], d2 += q[c] * k2[c], d3 += q[c] * k3[c];
+        p[j] = scale * d0, p[j + 1] = scale * d1, p[j + 2] = scale * d2, p[j + 3] = scale * d3;
+    }
+    for (; j < hi; j++) {
+        const float *kj = k + (size_t)j * ks;
+        float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+        for (int c = 0; c < hs; c++) d += q[c] * kj[c];
+        p[j] = scale * d;
+    }
+}
+
+// o = sum over keys [lo,hi) of p[j] * v_j, four keys per pass over o (the
+// simd pragma: o never overlaps v, which the compiler cannot tell).
+static inline __attribute__((always_inline)) void decode_output(float *o, const float *p, const float *v, int ks, int lo,
+                                                                int hi, int hs) {
+#pragma omp simd
+    for (int c = 0; c < hs; c++) o[c] = 0.0f;
+    int j = lo;
+    for (; j + 4 <= hi; j += 4) {
+        const float *v0 = v + (size_t)j * ks, *v1 = v0 + ks, *v2 = v1 + ks, *v3 = v2 + ks;
+        float p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
+#pragma omp simd
+        for (int c = 0; c < hs; c++) o[c] += p0 * v0[c] + p1 * v1[c] + p2 * v2[c] + p3 * v3[c];
+    }
+    for (; j < hi; j++) {
+        const float *vj = v + (size_t)j * ks;
+        float pj = p[j];
+#pragma omp simd
+        for (int c = 0; c < hs; c++) o[c] += pj * vj[c];
+    }
+}
+
 // Query rows per block of work: under a causal mask, blocks of ATT_ROWS let the
 // products skip most of the masked keys (a quarter of the work for 100 rows);
 // without one, a block is every row (one product each, the most efficient).
@@ -61,25 +103,17 @@ CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const fl
         memset(out, 0, sizeof(float) * B * Tq * qs);
         return;
     }
-    if (Tq == 1) {  // one decoding step: a row of dot products per (b,h) beats tiny BLAS calls
+    if (Tq == 1) {  // one decoding step: dot products per (b,h) beat tiny BLAS calls
         long rows = (long)B * H;
 #pragma omp parallel for if ((size_t)rows * Tk * hs >= CPU_PAR_MIN)
         for (long r = 0; r < rows; r++) {
             int b = (int)(r / H), h = (int)(r % H), lo, hi;
-            const float *qr = q + (size_t)b * qs + h * hs;
             const float *kb = k + (size_t)b * Tk * ks + h / group * hs, *vb = v + (size_t)b * Tk * ks + h / group * hs;
-            float *p = probs + (size_t)r * Tk, *o = out + (size_t)b * qs + h * hs;
+            float *p = probs + (size_t)r * Tk;
             visible_keys(&lo, &hi, kv_start, kv_end, causal, b, 0, 1, Tk);
-            for (int j = lo; j < hi; j++) {
-                float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                for (int c = 0; c < hs; c++) dot += qr[c] * kb[(size_t)j * ks + c];
-                p[j] = scale * dot;
-            }
+            decode_scores(p, q + (size_t)b * qs + h * hs, kb, ks, scale, lo, hi, hs);
             softmax_row(p, bias ? bias + (size_t)h * Tk : NULL, lo, hi, Tk);
-            for (int c = 0; c < hs; c++) o[c] = 0.0f;
-            for (int j = lo; j < hi; j++)
-                for (int c = 0; c < hs; c++) o[c] += p[j] * vb[(size_t)j * ks + c];
+            decode_output(out + (size_t)b * qs + h * hs, p, vb, ks, lo, hi, hs);
         }
         return;
     }

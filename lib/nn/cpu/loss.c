@@ -54,13 +54,18 @@ double ref_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
     return total;
 }
 
-// out[n] = the first index of the largest logit of row n (shared by both backends).
-void cpu_argmax(int32_t *out, const float *logits, int N, int V) {
+// out[n] = the first index of the largest logit of row n, NaNs passed over (0
+// if every one is NaN); shared by both backends. The row's maximum first
+// (vectorised), then the first index holding it.
+CPU_CLONES void cpu_argmax(int32_t *out, const float *logits, int N, int V) {
+#pragma omp parallel for if ((size_t)N * V >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * V;
+        float max = -INFINITY;
+#pragma omp simd reduction(max : max)
+        for (int j = 0; j < V; j++) max = x[j] > max ? x[j] : max;
         int best = 0;
-        for (int j = 1; j < V; j++)
-            if (x[j] > x[best]) best = j;
-        out[n] = best;
+        while (best < V && !(x[best] == max)) best++;
+        out[n] = best < V ? best : 0;
     }
 }

@@ -47,7 +47,8 @@ double cuda_cross_entropy(float *dlogits, const float *logits, const int32_t *ta
     return total;
 }
 
-// out[n] = the first index of the largest logit of row n.
+// out[n] = the first index of the largest logit of row n, NaNs passed over (0
+// if every one is NaN), as on the CPU.
 __global__ static void argmax_kernel(int32_t *out, const float *logits, int V) {
     __shared__ float best_v[CUDA_THREADS];
     __shared__ int best_i[CUDA_THREADS];
@@ -55,7 +56,7 @@ __global__ static void argmax_kernel(int32_t *out, const float *logits, int V) {
     float bv = -INFINITY;
     int bi = -1;
     for (int j = threadIdx.x; j < V; j += blockDim.x)
-        if (bi < 0 || x[j] > bv) bv = x[j], bi = j;  // a thread's indices rise: '>' keeps the first
+        if (x[j] == x[j] && (bi < 0 || x[j] > bv)) bv = x[j], bi = j;  // indices rise: '>' keeps the first
     best_v[threadIdx.x] = bv, best_i[threadIdx.x] = bi;
     __syncthreads();
     for (int s = blockDim.x / 2; s > 0; s >>= 1) {
