@@ -159,52 +159,45 @@ static float *scratch(float **buf, size_t *cap, size_t n) {
     return *buf;
 }
 
+// The keys 0..keys_seen a query row (and every row before it) can see:
+// all, or under a causal mask those up to its own position.
+static int keys_seen(int causal, int row, int Tq, int Tk) {
+    int n = causal ? row + 1 + Tk - Tq : Tk;
+    return n < Tk ? n : Tk;
+}
+
+// Two passes per batch element, each over tasks that write disjoint rows, so
+// that the threads share the work evenly whatever the number of heads:
+//   1. per (head, block of query rows): dP = dout @ v^T over the keys the
+//      block sees, dS in place (zero on the keys it does not see), dbias, dq;
+//   2. per (kv head, block of keys): dv += P^T @ dout and dk += scale * dS^T @ q,
+//      summed over the group's query heads and over every query row that can
+//      see the block (under a causal mask, from the first that sees its first key).
 CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
                                        const float *probs, const float *q, const float *k, const float *v, int causal,
                                        float scale, int B, int Tq, int Tk, int H, int KVH, int hs) {
     check_heads(H, KVH);
     if (B <= 0 || Tq <= 0 || Tk <= 0 || hs <= 0) return;
     int group = H / KVH, qs = H * hs, ks = KVH * hs;
-    int need_ds = dq || dk || dbias;
-    static float *ds_buf, *dk_buf, *dv_buf;
-    static size_t ds_cap, dk_cap, dv_cap;
+    int need_ds = dq || dk || dbias, par = (size_t)H * Tq * Tk * hs >= CPU_PAR_MIN;
+    static float *ds_buf;
+    static size_t ds_cap;
     float *ds = need_ds ? scratch(&ds_buf, &ds_cap, (size_t)H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
-    // Where several query heads share a kv head, each head's share of dk / dv
-    // goes to its own slice [H,Tk,hs] first, summed per group after the heads.
-    float *dk_h = group > 1 && dk ? scratch(&dk_buf, &dk_cap, (size_t)H * Tk * hs) : NULL;
-    float *dv_h = group > 1 && dv ? scratch(&dv_buf, &dv_cap, (size_t)H * Tk * hs) : NULL;
-    int rows = block_rows(causal, Tq);
-    // One batch element at a time, its heads in parallel: the heads' rows of
-    // dbias are distinct, and every product runs on one thread.
+    int rows = block_rows(causal, Tq), q_blocks = (Tq + rows - 1) / rows, k_blocks = (Tk + ATT_ROWS - 1) / ATT_ROWS;
     for (int b = 0; b < B; b++) {
         const float *qb = q + (size_t)b * Tq * qs, *dob = dout + (size_t)b * Tq * qs;
         const float *kb = k + (size_t)b * Tk * ks, *vb = v + (size_t)b * Tk * ks;
-        float *dkb = dk ? dk + (size_t)b * Tk * ks : NULL, *dvb = dv ? dv + (size_t)b * Tk * ks : NULL;
-#pragma omp parallel for schedule(dynamic) if ((size_t)H * Tq * Tk * hs >= CPU_PAR_MIN)
-        for (int h = 0; h < H; h++) {
-            const float *kh = kb + h / group * hs, *vh = vb + h / group * hs;
-            // This head's share of dk / dv: into its slice, or with one query
-            // head per kv head straight into dk / dv.
-            int share_ld = group > 1 ? hs : ks;
-            float *dv_share = dv_h ? dv_h + (size_t)h * Tk * hs : dvb ? dvb + h * hs : NULL;
-            float *dk_share = dk_h ? dk_h + (size_t)h * Tk * hs : dkb ? dkb + h * hs : NULL;
-            if (dv_h) memset(dv_share, 0, sizeof(float) * Tk * hs);
-            if (dk_h) memset(dk_share, 0, sizeof(float) * Tk * hs);
-            // The rows in blocks as in the forward pass, each block's products
-            // over the keys before its last row's (causal), or over all: the
-            // other masks leave P = 0, which adds nothing.
-            for (int i0 = 0; i0 < Tq; i0 += rows) {
-                int n = i0 + rows < Tq ? rows : Tq - i0, nk = Tk;  // keys 0..nk
-                if (causal && i0 + n + Tk - Tq < nk) nk = i0 + n + Tk - Tq;
-                if (nk <= 0) continue;
-                const float *P = probs + (((size_t)b * H + h) * Tq + i0) * Tk;  // [n,Tk]
-                const float *doi = dob + (size_t)i0 * qs + h * hs, *qi = qb + (size_t)i0 * qs + h * hs;
-                if (dv)  // dv[b,..nk,h/group] += P^T @ dout[b,i0..,h]           [nk,hs]
-                    blas_sgemm('T', 'N', nk, hs, n, 1.0f, P, Tk, doi, qs, 1.0f, dv_share, share_ld);
-                if (!need_ds) continue;
-                // dP = dout[b,i0..,h] @ v[b,..nk,h/group]^T                      [n,nk]
+        const float *Pb = probs + (size_t)b * H * Tq * Tk;
+        if (need_ds) {
+#pragma omp parallel for schedule(dynamic) if (par)
+            for (int t = 0; t < H * q_blocks; t++) {
+                int h = t / q_blocks, i0 = t % q_blocks * rows, n = i0 + rows < Tq ? rows : Tq - i0;
+                int nk = keys_seen(causal, i0 + n - 1, Tq, Tk);
+                nk = nk > 0 ? nk : 0;
+                const float *P = Pb + ((size_t)h * Tq + i0) * Tk, *doi = dob + (size_t)i0 * qs + h * hs;
                 float *dsh = ds + ((size_t)h * Tq + i0) * Tk;
-                blas_sgemm('N', 'T', n, nk, hs, 1.0f, doi, qs, vh, ks, 0.0f, dsh, Tk);
+                if (nk > 0)  // dP = dout[b,i0..,h] @ v[b,..nk,h/group]^T      [n,nk]
+                    blas_sgemm('N', 'T', n, nk, hs, 1.0f, doi, qs, vb + h / group * hs, ks, 0.0f, dsh, Tk);
                 // dS = P * (dP - rowsum(P * dP)), in place; dbias += dS
                 for (int i = 0; i < n; i++) {
                     const float *p = P + (size_t)i * Tk;
@@ -214,32 +207,33 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
                     for (int j = 0; j < nk; j++) dot += (double)p[j] * d[j];
 #pragma omp simd
                     for (int j = 0; j < nk; j++) d[j] = p[j] * (d[j] - (float)dot);
+                    for (int j = nk; j < Tk; j++) d[j] = 0.0f;  // pass 2 may read them
                     if (dbias) {
                         float *db = dbias + ((size_t)h * Tq + i0 + i) * Tk;
 #pragma omp simd
                         for (int j = 0; j < nk; j++) db[j] += d[j];
                     }
                 }
-                if (dq)  // dq[b,i0..,h] += scale * dS @ k[b,..nk,h/group]      [n,hs]
-                    blas_sgemm('N', 'N', n, hs, nk, scale, dsh, Tk, kh, ks, 1.0f, dq + ((size_t)b * Tq + i0) * qs + h * hs,
-                               qs);
-                if (dk)  // dk[b,..nk,h/group] += scale * dS^T @ q[b,i0..,h]    [nk,hs]
-                    blas_sgemm('T', 'N', nk, hs, n, scale, dsh, Tk, qi, qs, 1.0f, dk_share, share_ld);
+                if (dq && nk > 0)  // dq[b,i0..,h] += scale * dS @ k[b,..nk,h/group]   [n,hs]
+                    blas_sgemm('N', 'N', n, hs, nk, scale, dsh, Tk, kb + h / group * hs, ks, 1.0f,
+                               dq + ((size_t)b * Tq + i0) * qs + h * hs, qs);
             }
         }
-        // The groups' sums: dk / dv [b, j, g] += sum over the group's heads.
-        if (dk_h || dv_h) {
-#pragma omp parallel for if ((size_t)Tk * H * hs >= CPU_PAR_MIN)
-            for (int j = 0; j < Tk; j++)
-                for (int h = 0; h < H; h++) {
-                    size_t from = ((size_t)h * Tk + j) * hs, to = (size_t)j * ks + (size_t)(h / group) * hs;
-                    if (dk_h)
-#pragma omp simd
-                        for (int c = 0; c < hs; c++) dkb[to + c] += dk_h[from + c];
-                    if (dv_h)
-#pragma omp simd
-                        for (int c = 0; c < hs; c++) dvb[to + c] += dv_h[from + c];
-                }
+        if (!dk && !dv) continue;
+#pragma omp parallel for schedule(dynamic) if (par)
+        for (int t = 0; t < KVH * k_blocks; t++) {
+            int g = t / k_blocks, j0 = t % k_blocks * ATT_ROWS, m = j0 + ATT_ROWS < Tk ? ATT_ROWS : Tk - j0;
+            int first = causal && j0 - (Tk - Tq) > 0 ? j0 - (Tk - Tq) : 0, nr = Tq - first;  // rows first..Tq
+            if (nr <= 0) continue;
+            size_t at = (size_t)(b * Tk + j0) * ks + (size_t)g * hs;  // dk, dv [b, j0.., g]
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                size_t row = ((size_t)h * Tq + first) * Tk + j0;
+                const float *doi = dob + (size_t)first * qs + h * hs, *qi = qb + (size_t)first * qs + h * hs;
+                if (dv)  // dv[b,j0..,g] += P[h, first.., j0..]^T @ dout[b,first..,h]       [m,hs]
+                    blas_sgemm('T', 'N', m, hs, nr, 1.0f, Pb + row, Tk, doi, qs, 1.0f, dv + at, ks);
+                if (dk)  // dk[b,j0..,g] += scale * dS[h, first.., j0..]^T @ q[b,first..,h]  [m,hs]
+                    blas_sgemm('T', 'N', m, hs, nr, scale, ds + row, Tk, qi, qs, 1.0f, dk + at, ks);
+            }
         }
     }
 }
