@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "base/util.h"
+#include "eval/markdown.h"
 
 // The mean over datasets of one of score.h's percentages.
 static double mean_over(const score_table *t, double (*score)(const score_group *)) {
@@ -69,49 +70,15 @@ void report_json(FILE *fp, const score_report *r) {
     json_decref(root);
 }
 
-// A name as a Markdown table cell: '|' would end the cell.
-static void md_name(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|') fputc('\\', fp);
-        fputc(*s, fp);
-    }
-}
-
-static void md_matrix(FILE *fp, const cl_matrix *m) {
-    fprintf(fp, "Accuracy (%%) on each task (rows) after training each task (columns):\n\n| task |");
-    for (int j = 0; j < m->n; j++) {
-        fputs(" after ", fp);
-        md_name(fp, m->tasks[j]);
-        fputs(" |", fp);
-    }
-    fputs("\n| --- |", fp);
-    for (int j = 0; j < m->n; j++) fputs(" ---: |", fp);
-    fputc('\n', fp);
-    for (int i = 0; i < m->n; i++) {
-        fputs("| ", fp);
-        md_name(fp, m->tasks[i]);
-        fputs(" |", fp);
-        for (int j = 0; j < m->n; j++) {
-            double a = m->a[i * m->n + j];
-            if (isnan(a)) fputs("  |", fp);
-            else fprintf(fp, " %.2f |", a);
-        }
-        fputc('\n', fp);
-    }
-    cl_summary s = cl_summarize(m->a, m->n);
-    fprintf(fp, "\n| AA | BWT | Forgetting |\n| ---: | ---: | ---: |\n| %.2f | %.2f | %.2f |\n\n",
-            s.aa, s.bwt, s.forgetting);
-}
-
 void report_markdown(FILE *fp, const score_report *r) {
-    if (r->matrix) md_matrix(fp, r->matrix);
+    if (r->matrix) md_accuracy_matrix(fp, r->matrix);
     const score_table *d = r->datasets;
     fprintf(fp, "Per dataset (%s):\n\n| dataset | n | accuracy (%%) | ROUGE-1 (%%) |\n| --- | ---: | ---: | ---: |\n",
             r->matrix ? "after the last task" : "all files");
     for (int i = 0; i < d->n; i++) {
         const score_group *g = &d->groups[i];
         fputs("| ", fp);
-        md_name(fp, g->name);
+        md_cell(fp, g->name);
         fprintf(fp, " | %ld | %.2f | %.2f |\n", g->n, score_accuracy(g), score_rouge1(g));
     }
     fprintf(fp, "| mean | %ld | %.2f | %.2f |\n", total_predictions(d), mean_over(d, score_accuracy),

@@ -13,6 +13,7 @@
 
 #include "base/util.h"
 #include "eval/charts.h"
+#include "eval/markdown.h"
 #include "eval/sequence.h"
 
 // ---- reading -------------------------------------------------------------------
@@ -268,14 +269,6 @@ static const char *base_name(const char *path) {
 
 // ---- writing ---------------------------------------------------------------------
 
-// A name in a Markdown table cell: '|' would end the cell.
-static void md_cell(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|') fputc('\\', fp);
-        fputc(*s, fp);
-    }
-}
-
 // 42.0 s, 12 min 05 s, 3 h 07 min.
 static void put_duration(FILE *fp, double seconds) {
     long s = lround(seconds);
@@ -327,30 +320,8 @@ static void write_header(FILE *fp, const run *r) {
 }
 
 static void write_matrix(FILE *fp, const run *r) {
-    const cl_matrix *m = &r->m;
-    fputs("## Accuracy\n\nAccuracy (%) on each task (rows) after training each task (columns):\n\n| task |", fp);
-    for (int j = 0; j < m->n; j++) {
-        fputc(' ', fp);
-        md_cell(fp, m->tasks[j]);
-        fputs(" |", fp);
-    }
-    fputs("\n| --- |", fp);
-    for (int j = 0; j < m->n; j++) fputs(" ---: |", fp);
-    fputc('\n', fp);
-    for (int i = 0; i < m->n; i++) {
-        fputs("| ", fp);
-        md_cell(fp, m->tasks[i]);
-        fputs(" |", fp);
-        for (int j = 0; j < m->n; j++) {
-            double a = m->a[i * m->n + j];
-            if (isnan(a)) fputs(" |", fp);
-            else fprintf(fp, " %.1f |", a);
-        }
-        fputc('\n', fp);
-    }
-    cl_summary s = cl_summarize(m->a, m->n);
-    fprintf(fp, "\nIn percentage points, after the last task:\n\n| AA | BWT | forgetting |\n| ---: | ---: | ---: |\n"
-                "| %.2f | %.2f | %.2f |\n\n", s.aa, s.bwt, s.forgetting);
+    fputs("## Accuracy\n\n", fp);
+    md_accuracy_matrix(fp, &r->m);
     char *heatmap = run_file(r, "matrix.svg");
     if (exists(heatmap)) fputs("![accuracy matrix](matrix.svg)\n\n", fp);
     else fprintf(fp, "_No heat map: %s is missing._\n\n", heatmap);

@@ -63,7 +63,7 @@ for value in ("100.0", "75.0", "25.0"):
 
 deal-score --sequence --markdown "${seq3[@]}" >"$TMP/seq.md"
 check "markdown matrix header" grep -qF '| task | after dbpedia | after yahoo | after agnews |' "$TMP/seq.md"
-check "markdown matrix rows" grep -qF '| yahoo |  | 50.00 | 75.00 |' "$TMP/seq.md"
+check "markdown matrix rows" grep -qF '| yahoo | | 50.0 | 75.0 |' "$TMP/seq.md"
 check "markdown summary" grep -qF '| 50.00 | -12.50 | 12.50 |' "$TMP/seq.md"
 check "markdown per dataset" grep -qF '| agnews | 4 | 25.00 | 41.67 |' "$TMP/seq.md"
 
