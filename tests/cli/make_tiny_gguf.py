@@ -12,10 +12,10 @@ weights, un-permuted, after quantization (the dequantized values are exact in
 float32, so they compare bit for bit).
 """
 import argparse
-import json
 import random
 import struct
-from array import array
+
+from make_tiny_model import write_safetensors  # the reference weights, as the other tiny models
 
 C, H, KV, F, L = 64, 4, 2, 96, 2  # hidden, heads, key/value heads, feed-forward, layers
 HD = C // H
@@ -137,19 +137,6 @@ def write_gguf(path, metadata, tensors, align=32):
     head += infos
     with open(path, "wb") as f:
         f.write(head + b"\0" * (-len(head) % align) + blob)
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, (shape, values) in sorted(tensors.items()):
-        data = array("f", values).tobytes()
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def unpermute(rows, n_head):

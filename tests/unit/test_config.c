@@ -225,8 +225,6 @@ int main(void) {
     RUN(test_llama31_gqa_rope);
     RUN(test_llama_tied_defaults);
     RUN(test_errors);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     return test_summary();
 }

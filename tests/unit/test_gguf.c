@@ -400,9 +400,7 @@ int main(void) {
     RUN(test_wrong_types);
     RUN(test_malformed);
     RUN(test_every_truncation);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     for (int i = 0; i < N_CASES; i++) free(cases[i].data.p);
     return test_summary();
 }

@@ -357,8 +357,6 @@ int main(void) {
     RUN(test_sharded_folder);
     RUN(test_single_file_folder);
     RUN(test_bad_folders);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     return test_summary();
 }

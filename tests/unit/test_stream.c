@@ -192,8 +192,6 @@ int main(void) {
     RUN(test_bad_input);
     RUN(test_nothing_half_written);
     RUN(test_example_span_outside_prompt);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     return test_summary();
 }

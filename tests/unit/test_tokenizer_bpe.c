@@ -361,8 +361,6 @@ int main(void) {
     RUN(test_malformed_files_fail_cleanly);
     RUN(test_config_errors_and_defaults);
     RUN(test_decode_rejects_unknown_ids);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     return test_summary();
 }

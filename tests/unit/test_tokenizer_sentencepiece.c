@@ -187,9 +187,7 @@ int main(void) {
     RUN(test_fingerprints);
     RUN(test_corrupt_models_fail_cleanly);
     RUN(test_training_errors_are_clear);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
+    remove_tree(dir);
     free(model_path);
     return test_summary();
 }
