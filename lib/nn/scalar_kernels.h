@@ -95,6 +95,7 @@ static inline HOSTDEVICE void rope_token(float *x, const float *c, const float *
     int half = hs / 2;
     for (int h = 0; h < H; h++) {
         float *xh = x + (size_t)h * hs;
+        SIMD_LOOP  // the two halves never overlap, which the compiler cannot tell
         for (int i = 0; i < half; i++) {
             float x1 = xh[i], x2 = xh[i + half], si = s[i] * sign;
             xh[i] = x1 * c[i] - x2 * si;

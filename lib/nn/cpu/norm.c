@@ -17,6 +17,7 @@ static inline __attribute__((always_inline)) void rmsnorm_row(float *out, float 
 #pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
     float r = (float)(1.0 / sqrt(ss / C + eps));
+#pragma omp simd  // out may be x itself, value for value; the compiler cannot tell, and kept this loop scalar
     for (int c = 0; c < C; c++) out[c] = x[c] * r * weight[c];
     *rstd = r;
 }
@@ -27,6 +28,7 @@ static inline __attribute__((always_inline)) void rmsnorm_backward_row(float *dx
 #pragma omp simd reduction(+ : dot)
     for (int c = 0; c < C; c++) dot += (double)dy[c] * weight[c] * x[c];
     float k = (float)((double)r * r * r * dot / C);
+#pragma omp simd  // as above
     for (int c = 0; c < C; c++) dx[c] += r * weight[c] * dy[c] - k * x[c];
 }
 
