@@ -87,11 +87,12 @@ static inline __attribute__((always_inline)) void decode_output(float *o, const 
     }
 }
 
-// Query rows per block of work: under a causal mask, blocks of ATT_ROWS let the
-// products skip most of the masked keys (a quarter of the work for 100 rows);
-// without one, a block is every row (one product each, the most efficient).
+// Rows per block of work (of queries; of keys in the backward pass's second
+// half): under a causal mask, blocks of ATT_ROWS let the products skip most
+// of the masked pairs (a quarter of the work for 100 rows); without one, a
+// block is every row (one product each, the most efficient).
 #define ATT_ROWS 32
-static int block_rows(int causal, int Tq) { return causal && Tq > ATT_ROWS ? ATT_ROWS : Tq; }
+static int block_rows(int causal, int n) { return causal && n > ATT_ROWS ? ATT_ROWS : n; }
 
 CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const float *k, const float *v, const float *bias,
                    const int *kv_start, const int *kv_end, int causal, float scale, int B, int Tq, int Tk, int H,
@@ -183,7 +184,8 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
     static float *ds_buf;
     static size_t ds_cap;
     float *ds = need_ds ? scratch(&ds_buf, &ds_cap, (size_t)H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
-    int rows = block_rows(causal, Tq), q_blocks = (Tq + rows - 1) / rows, k_blocks = (Tk + ATT_ROWS - 1) / ATT_ROWS;
+    int rows = block_rows(causal, Tq), q_blocks = (Tq + rows - 1) / rows;
+    int keys = block_rows(causal, Tk), k_blocks = (Tk + keys - 1) / keys;
     for (int b = 0; b < B; b++) {
         const float *qb = q + (size_t)b * Tq * qs, *dob = dout + (size_t)b * Tq * qs;
         const float *kb = k + (size_t)b * Tk * ks, *vb = v + (size_t)b * Tk * ks;
@@ -222,7 +224,7 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
         if (!dk && !dv) continue;
 #pragma omp parallel for schedule(dynamic) if (par)
         for (int t = 0; t < KVH * k_blocks; t++) {
-            int g = t / k_blocks, j0 = t % k_blocks * ATT_ROWS, m = j0 + ATT_ROWS < Tk ? ATT_ROWS : Tk - j0;
+            int g = t / k_blocks, j0 = t % k_blocks * keys, m = j0 + keys < Tk ? keys : Tk - j0;
             int first = causal && j0 - (Tk - Tq) > 0 ? j0 - (Tk - Tq) : 0, nr = Tq - first;  // rows first..Tq
             if (nr <= 0) continue;
             size_t at = (size_t)(b * Tk + j0) * ks + (size_t)g * hs;  // dk, dv [b, j0.., g]
