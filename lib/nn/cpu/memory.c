@@ -76,18 +76,23 @@ float *cpu_resize(float *p, size_t n) {
 // for it at the next parallel kernel.
 #define SLICE ((size_t)16384)  // floats per slice (64 KiB)
 
+// (A small buffer skips the parallel loop altogether: even a team of one
+// costs more than copying a KV cache row.)
 void cpu_zero(float *p, size_t n) {
-#pragma omp parallel for if (n >= 4 * SLICE)
+    if (n < 4 * SLICE) {
+        memset(p, 0, n * sizeof(float));
+        return;
+    }
+#pragma omp parallel for
     for (size_t i = 0; i < n; i += SLICE) memset(p + i, 0, (n - i < SLICE ? n - i : SLICE) * sizeof(float));
 }
 
 void cpu_copy(float *dst, const float *src, size_t n) {
     if (!n || dst == src) return;
-    if (dst + n <= src || src + n <= dst) {  // apart: slices in parallel
-#pragma omp parallel for if (n >= 4 * SLICE)
-        for (size_t i = 0; i < n; i += SLICE)
-            memcpy(dst + i, src + i, (n - i < SLICE ? n - i : SLICE) * sizeof(float));
-    } else {
+    if (n < 4 * SLICE || !(dst + n <= src || src + n <= dst)) {  // small, or overlapping
         memmove(dst, src, n * sizeof(float));
+        return;
     }
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i += SLICE) memcpy(dst + i, src + i, (n - i < SLICE ? n - i : SLICE) * sizeof(float));
 }
