@@ -40,12 +40,15 @@ struct deal_branch {
 static int half(int n) { return (n + 1) / 2; }
 
 // out [d, r] = A [d, r] B [r, r] (row-major; the inner loop runs along rows).
+// The simd pragmas here and below: outputs never overlap inputs, which the
+// compiler cannot tell (it kept these loops scalar).
 static void times(double *out, const double *A, const double *B, int d, int r) {
     for (int a = 0; a < d; a++) {
         double *o = out + (size_t)a * r;
         for (int col = 0; col < r; col++) o[col] = 0;
         for (int k = 0; k < r; k++) {
             double x = A[(size_t)a * r + k];
+#pragma omp simd
             for (int col = 0; col < r; col++) o[col] += x * B[k * r + col];
         }
     }
@@ -228,6 +231,7 @@ static void haar_backward(deal_branch *b, const float *dX) {
 
 static void sum_rows(float *acc, const float *x, int rows, int cols) {
     for (int a = 0; a < rows; a++)
+#pragma omp simd
         for (int k = 0; k < cols; k++) acc[k] += x[(size_t)a * cols + k];
 }
 
@@ -256,6 +260,7 @@ static void mlp_forward(deal_branch *b) {
     int d = b->d, r = b->r, h = b->h;
     hb->matmul(b->H, b->X, b->W1, d, r, h, 1.0f, 0.0f);
     for (int a = 0; a < d; a++)
+#pragma omp simd
         for (int k = 0; k < h; k++) {
             float *z = &b->H[(size_t)a * h + k];
             *z = relu(*z + b->b1[k]);
@@ -263,6 +268,7 @@ static void mlp_forward(deal_branch *b) {
     memcpy(b->out, b->X, (size_t)d * r * sizeof *b->out);
     hb->matmul(b->out, b->H, b->W2, d, h, r, 1.0f, 1.0f);
     for (int a = 0; a < d; a++)
+#pragma omp simd
         for (int k = 0; k < r; k++) b->out[(size_t)a * r + k] += b->b2[k];
 }
 
@@ -274,6 +280,7 @@ static void mlp_backward(deal_branch *b, const float *dout, float *dX) {
     sum_rows(b->db2, dout, d, r);
     memset(b->dH, 0, (size_t)d * h * sizeof *b->dH);
     hb->matmul_backward(b->dH, b->dW2, dout, b->H, b->W2, d, h, r, 1.0f);
+#pragma omp simd
     for (size_t k = 0; k < (size_t)d * h; k++) b->dH[k] = where_active(b->dH[k], b->H[k]);  // dZ, in place
     sum_rows(b->db1, b->dH, d, h);
     hb->matmul_backward(dX, b->dW1, b->dH, b->X, b->W1, d, r, h, 1.0f);
