@@ -40,14 +40,18 @@ void adamw_step(adamw *o) {
     o->step++;
     double c1 = 1.0 - pow(o->beta1, (double)o->step), c2 = 1.0 - pow(o->beta2, (double)o->step);
     float step_size = (float)(o->lr / c1), sqrt_c2 = (float)sqrt(c2);
+    // The settings in locals: read through o inside the loop, they kept it
+    // scalar (o might overlap the parameters, for all the compiler knows).
+    float decay = 1.0f - o->lr * o->weight_decay, beta1 = o->beta1, beta2 = o->beta2, eps = o->eps;
     for (int i = 0; i < o->n; i++) {
         float *p = o->t[i].data, *g = o->t[i].grad, *m = o->m[i], *v = o->v[i];
-        #pragma omp parallel for
-        for (size_t k = 0; k < o->t[i].n; k++) {
-            p[k] *= 1.0f - o->lr * o->weight_decay;
-            m[k] = o->beta1 * m[k] + (1.0f - o->beta1) * g[k];
-            v[k] = o->beta2 * v[k] + (1.0f - o->beta2) * g[k] * g[k];
-            p[k] -= step_size * m[k] / (sqrtf(v[k]) / sqrt_c2 + o->eps);
+        size_t n = o->t[i].n;
+#pragma omp parallel for simd if (n >= 16384)  // a small tensor is not worth a team of threads
+        for (size_t k = 0; k < n; k++) {
+            p[k] *= decay;
+            m[k] = beta1 * m[k] + (1.0f - beta1) * g[k];
+            v[k] = beta2 * v[k] + (1.0f - beta2) * g[k] * g[k];
+            p[k] -= step_size * m[k] / (sqrtf(v[k]) / sqrt_c2 + eps);
         }
     }
 }
