@@ -149,6 +149,17 @@ void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, con
     linear_forward(be, ar, &a->o, x, att, B, 1.0f, NULL);  // x += o(att)
 }
 
+// Under --bf16 a gated feed-forward's activation can make its output (or,
+// backward, its gradients) in bf16 for the products alone, where no LoRA
+// branch reads them in fp32 (nn/cpu/ffn_bf16.c).
+static int fused_down(const backend *be, const ffn_block *f) {
+    return f->gated && f->down.wb && !f->down.lora && be->gated_matmul_bf16;
+}
+
+static int fused_gate_up_backward(const backend *be, const ffn_block *f) {
+    return f->gated && f->gate.wb && f->up.wb && !f->gate.lora && !f->up.lora && be->gated_matmul_bf16_backward;
+}
+
 void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout) {
     int C = f->gate.in, F = f->gate.out;
     size_t nh = (size_t)N * F;
@@ -158,15 +169,20 @@ void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rn
     f->rstd = arena_alloc(ar, (size_t)N);
     be->rmsnorm(f->ln, f->rstd, x, f->norm, N, C, f->eps);
     f->a_gate = arena_alloc(ar, nh);
-    f->hidden = arena_alloc(ar, nh);
     linear_forward(be, ar, &f->gate, f->a_gate, f->ln, N, 0.0f, dropout);
     if (f->gated) {
         f->a_up = arena_alloc(ar, nh);
         linear_forward(be, ar, &f->up, f->a_up, f->ln, N, 0.0f, dropout);
-        be->gated(f->hidden, f->a_gate, f->a_up, nh, f->act);
-    } else {
-        be->activation(f->hidden, f->a_gate, nh, f->act);
     }
+    if (fused_down(be, f)) {  // x += down(hidden), the hidden activation made in bf16 only
+        f->down.N = N;  // all that the down projection's backward (frozen, no LoRA) reads
+        f->hidden = NULL;
+        be->gated_matmul_bf16(x, f->a_gate, f->a_up, f->down.wb, N, F, C, f->act);
+        return;
+    }
+    f->hidden = arena_alloc(ar, nh);
+    if (f->gated) be->gated(f->hidden, f->a_gate, f->a_up, nh, f->act);
+    else be->activation(f->hidden, f->a_gate, nh, f->act);
     linear_forward(be, ar, &f->down, x, f->hidden, N, 1.0f, dropout);  // x += down(hidden)
 }
 
@@ -175,8 +191,13 @@ void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx) {
     size_t nh = (size_t)N * F;
     float *dhidden = arena_alloc(ar, nh);
     linear_backward(be, ar, &f->down, dhidden, dx, 0.0f);
-    float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
     float *dln = arena_alloc(ar, (size_t)N * C);
+    if (fused_gate_up_backward(be, f)) {  // dgate and dup made in bf16 only
+        be->gated_matmul_bf16_backward(dln, dhidden, f->a_gate, f->a_up, f->gate.wb, f->up.wb, N, C, F, f->act);
+        be->rmsnorm_backward(dx, f->dnorm, dln, f->x_in, f->norm, f->rstd, N, C);
+        return;
+    }
+    float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
     if (f->gated) {
         float *dup = arena_alloc(ar, nh);
         be->gated_backward(dgate, dup, dhidden, f->a_gate, f->a_up, nh, f->act);

@@ -61,6 +61,16 @@ typedef struct backend {
     // no gradient).
     void (*matmul_bf16_backward)(float *dinp, const float *dout, const void *packed, int N, int IC, int OC,
                                  float beta);
+    // A gated feed-forward's activation fused with the bf16 products around
+    // it (NULL where a backend has none): y[N,C] += bf16(act(gate) * up) @ w^T
+    // (w the down projection [C,F]), and dx[N,C] = bf16(dgate) @ w_gate +
+    // bf16(dup) @ w_up (written) with (dgate, dup) the gated activation's
+    // gradients given dy [N,F] (see gated_backward); the same values as the
+    // unfused calls.
+    void (*gated_matmul_bf16)(float *y, const float *gate, const float *up, const void *w, int N, int F, int C,
+                              int act);
+    void (*gated_matmul_bf16_backward)(float *dx, const float *dy, const float *gate, const float *up,
+                                       const void *w_gate, const void *w_up, int N, int C, int F, int act);
 
     // ---- normalisation: RMSNorm / T5LayerNorm, y = x / sqrt(mean(x^2) + eps) * weight ----
     // rstd[N] is saved for the backward pass.

@@ -886,6 +886,36 @@ static void test_matmul_bf16(void) {
     CHECK(REF->pack_bf16 == NULL && REF->matmul_bf16 == NULL);  // the reference has no bf16 path
 }
 
+// The gated activation fused with its bf16 products (--bf16 feed-forward)
+// gives the bits of the unfused calls, forward and backward, for each
+// activation; the reference backend has none.
+static void test_gated_matmul_bf16(void) {
+    SKIP_WITHOUT_BF16_PRODUCTS();
+    enum { N = 37, C = 24, F = 56 };
+    float *gate = rand_buf(N * F, -3, 3), *up = rand_buf(N * F, -2, 2), *dy = rand_buf(N * F, -1, 1);
+    float *wd = rand_buf(C * F, -1, 1), *wg = rand_buf(F * C, -1, 1), *wu = rand_buf(F * C, -1, 1);
+    float *y0 = rand_buf(N * C, -1, 1), *hidden = zero_buf(N * F), *dgate = zero_buf(N * F), *dup = zero_buf(N * F);
+    void *down = FAST->pack_bf16(wd, C, F), *pg = FAST->pack_bf16(wg, F, C), *pu = FAST->pack_bf16(wu, F, C);
+    for (int act = 0; act < 3; act++) {
+        float *want = copy_buf(y0, N * C), *got = copy_buf(y0, N * C);
+        FAST->gated(hidden, gate, up, N * F, act);
+        FAST->matmul_bf16(want, hidden, down, N, F, C, 1.0f);
+        FAST->gated_matmul_bf16(got, gate, up, down, N, F, C, act);
+        CHECK(memcmp(want, got, sizeof(float) * N * C) == 0);
+        FAST->gated_backward(dgate, dup, dy, gate, up, N * F, act);
+        FAST->matmul_bf16_backward(want, dup, pu, N, C, F, 0.0f);
+        FAST->matmul_bf16_backward(want, dgate, pg, N, C, F, 1.0f);
+        FAST->gated_matmul_bf16_backward(got, dy, gate, up, pg, pu, N, C, F, act);
+        CHECK(memcmp(want, got, sizeof(float) * N * C) == 0);
+        CHECK(max_abs(got, N * C) > 0);
+        free(want), free(got);
+    }
+    CHECK(REF->gated_matmul_bf16 == NULL && REF->gated_matmul_bf16_backward == NULL);
+    FAST->release_bf16(down), FAST->release_bf16(pg), FAST->release_bf16(pu);
+    float *bufs[] = {gate, up, dy, wd, wg, wu, y0, hidden, dgate, dup};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+}
+
 // exp_fast and tanh_fast (nn/scalar_kernels.h) against libm over their whole
 // range, with the edge cases the kernels rely on.
 static void test_fast_math(void) {
@@ -918,6 +948,7 @@ int main(void) {
     RUN(test_matmul_vs_reference);
     RUN(test_matmul_grad);
     RUN(test_matmul_bf16);
+    RUN(test_gated_matmul_bf16);
     RUN(test_rmsnorm_known);
     RUN(test_rmsnorm_vs_reference);
     RUN(test_rmsnorm_grad);

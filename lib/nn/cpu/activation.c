@@ -43,6 +43,18 @@
         } else if (dup) {                                                                                     \
             PAR_SIMD for (size_t i = 0; i < n; i++) dup[i] = dout[i] * act_forward(gate[i], A);               \
         }                                                                                                     \
+    }                                                                                                         \
+    /* The gated pair with bf16 outputs: the products' inputs (ffn_bf16.c), the */                           \
+    /* fp32 values rounded as to_bf16 would round them. */                                                    \
+    FAST_KERNEL gated_to_bf16_##A(uint16_t *out, const float *gate, const float *up, size_t n) {            \
+        PAR_SIMD for (size_t i = 0; i < n; i++) out[i] = bf16_of(act_forward(gate[i], A) * up[i]);            \
+    }                                                                                                         \
+    FAST_KERNEL gated_backward_to_bf16_##A(uint16_t *dgate, uint16_t *dup, const float *dout,               \
+                                           const float *gate, const float *up, size_t n) {                  \
+        PAR_SIMD for (size_t i = 0; i < n; i++) {                                                             \
+            dgate[i] = bf16_of(dout[i] * up[i] * act_grad(gate[i], A));                                       \
+            dup[i] = bf16_of(dout[i] * act_forward(gate[i], A));                                              \
+        }                                                                                                     \
     }
 ACTIVATION_KERNELS(0)
 ACTIVATION_KERNELS(1)
@@ -71,6 +83,17 @@ void cpu_gated_backward(float *dgate, float *dup, const float *dout, const float
                         int act) {
     check_act(act);
     BY_ACT(gated_backward, act, dgate, dup, dout, gate, up, n);
+}
+
+void cpu_gated_to_bf16(uint16_t *out, const float *gate, const float *up, size_t n, int act) {
+    check_act(act);
+    BY_ACT(gated_to_bf16, act, out, gate, up, n);
+}
+
+void cpu_gated_backward_to_bf16(uint16_t *dgate, uint16_t *dup, const float *dout, const float *gate,
+                                const float *up, size_t n, int act) {
+    check_act(act);
+    BY_ACT(gated_backward_to_bf16, act, dgate, dup, dout, gate, up, n);
 }
 
 // The reference kernels: the same scalar functions, serial loops.

@@ -188,12 +188,12 @@ static uint16_t *bf16_inputs(const float *x, size_t n) {
     return buf;
 }
 
-// dst[M,N] (+)= bf16(src)[M,K] @ w[K,N]; accumulate adds to dst.
-static void run(float *dst, const float *src, const weights *w, int M, int K, int N, int accumulate) {
+// dst[M,N] (+)= src[M,K] @ w[K,N], src in bf16; accumulate adds to dst.
+static void run(float *dst, const uint16_t *src, const weights *w, int M, int K, int N, int accumulate) {
     cached *c = primitive_for(M, K, N, &w->md, accumulate);
     void *w_data;
     CHECK_DNNL(dnnl_memory_get_data_handle(w->mem, &w_data), "weights memory");
-    CHECK_DNNL(dnnl_memory_set_data_handle(c->src, bf16_inputs(src, (size_t)M * K)), "source memory");
+    CHECK_DNNL(dnnl_memory_set_data_handle(c->src, (void *)src), "source memory");
     CHECK_DNNL(dnnl_memory_set_data_handle(c->w, w_data), "weights memory");
     CHECK_DNNL(dnnl_memory_set_data_handle(c->dst, dst), "destination memory");
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->w}, {DNNL_ARG_DST, c->dst}};
@@ -201,31 +201,33 @@ static void run(float *dst, const float *src, const weights *w, int M, int K, in
     CHECK_DNNL(dnnl_stream_wait(stream), "matmul");
 }
 
-static packed_weight *check(const void *packed, int IC, int OC) {
+static packed_weight *check(const void *packed, int IC, int OC, float beta) {
     packed_weight *p = (packed_weight *)packed;  // the backward layout is made on first use
     if (p->IC != IC || p->OC != OC)
         die_internal("bf16 product: weight packed as [%d, %d], used as [%d, %d]", p->OC, p->IC, OC, IC);
+    if (beta != 0.0f && beta != 1.0f) die_internal("bf16 product: beta %g (0 or 1 only)", beta);
     return p;
 }
 
-void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta) {
-    const packed_weight *p = check(packed, IC, OC);
-    if (N <= 0 || OC <= 0) return;
-    if (beta != 0.0f && beta != 1.0f) die_internal("bf16 product: beta %g (0 or 1 only)", beta);
-    if (IC <= 0) {  // nothing to multiply
+// The forward product's weights, or NULL when there is nothing to multiply
+// (out then done).
+static const weights *forward_weights(float *out, const void *packed, int N, int IC, int OC, float beta) {
+    const packed_weight *p = check(packed, IC, OC, beta);
+    if (N <= 0 || OC <= 0) return NULL;
+    if (IC <= 0) {
         if (beta == 0.0f) cpu_zero(out, (size_t)N * OC);
-        return;
+        return NULL;
     }
-    run(out, inp, &p->fwd, N, IC, OC, beta != 0.0f);
+    return &p->fwd;
 }
 
-void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC, float beta) {
-    packed_weight *p = check(packed, IC, OC);
-    if (!dinp || N <= 0 || IC <= 0) return;
-    if (beta != 0.0f && beta != 1.0f) die_internal("bf16 product: beta %g (0 or 1 only)", beta);
-    if (OC <= 0) {  // nothing to multiply
+// The backward product's weights (made on first use), or NULL as above.
+static const weights *backward_weights(float *dinp, const void *packed, int N, int IC, int OC, float beta) {
+    packed_weight *p = check(packed, IC, OC, beta);
+    if (!dinp || N <= 0 || IC <= 0) return NULL;
+    if (OC <= 0) {
         if (beta == 0.0f) cpu_zero(dinp, (size_t)N * IC);
-        return;
+        return NULL;
     }
     if (!p->bwd.mem) {  // w [OC, IC] from w^T: the forward weights seen with their axes swapped
         dnnl_memory_desc_t swapped;
@@ -238,5 +240,26 @@ void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed
         p->bwd = prefer(view, &swapped, OC, IC);
         dnnl_memory_destroy(view);
     }
-    run(dinp, dout, &p->bwd, N, OC, IC, beta != 0.0f);
+    return &p->bwd;
+}
+
+void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta) {
+    const weights *w = forward_weights(out, packed, N, IC, OC, beta);
+    if (w) run(out, bf16_inputs(inp, (size_t)N * IC), w, N, IC, OC, beta != 0.0f);
+}
+
+void cpu_matmul_bf16_from(float *out, const uint16_t *inp, const void *packed, int N, int IC, int OC, float beta) {
+    const weights *w = forward_weights(out, packed, N, IC, OC, beta);
+    if (w) run(out, inp, w, N, IC, OC, beta != 0.0f);
+}
+
+void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC, float beta) {
+    const weights *w = backward_weights(dinp, packed, N, IC, OC, beta);
+    if (w) run(dinp, bf16_inputs(dout, (size_t)N * OC), w, N, OC, IC, beta != 0.0f);
+}
+
+void cpu_matmul_bf16_backward_from(float *dinp, const uint16_t *dout, const void *packed, int N, int IC, int OC,
+                                   float beta) {
+    const weights *w = backward_weights(dinp, packed, N, IC, OC, beta);
+    if (w) run(dinp, dout, w, N, OC, IC, beta != 0.0f);
 }

@@ -41,6 +41,10 @@ void *cpu_pack_bf16(const float *w, int OC, int IC);
 void cpu_release_bf16(void *packed);
 void cpu_matmul_bf16(float *out, const float *inp, const void *packed, int N, int IC, int OC, float beta);
 void cpu_matmul_bf16_backward(float *dinp, const float *dout, const void *packed, int N, int IC, int OC, float beta);
+// The same two products on an input already in bf16 (x [N, IC] forward, dout [N, OC] backward).
+void cpu_matmul_bf16_from(float *out, const uint16_t *inp, const void *packed, int N, int IC, int OC, float beta);
+void cpu_matmul_bf16_backward_from(float *dinp, const uint16_t *dout, const void *packed, int N, int IC, int OC,
+                                   float beta);
 
 // norm.c
 void cpu_rmsnorm(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
@@ -75,6 +79,16 @@ void ref_activation_backward(float *dinp, const float *dout, const float *inp, s
 void ref_gated(float *out, const float *gate, const float *up, size_t n, int act);
 void ref_gated_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
                         int act);
+// The gated pair with bf16 outputs (fast backend only): what to_bf16 would make of cpu_gated's and
+// cpu_gated_backward's.
+void cpu_gated_to_bf16(uint16_t *out, const float *gate, const float *up, size_t n, int act);
+void cpu_gated_backward_to_bf16(uint16_t *dgate, uint16_t *dup, const float *dout, const float *gate,
+                                const float *up, size_t n, int act);
+
+// ffn_bf16.c (fast backend only): the gated activation fused with the bf16 products around it
+void cpu_gated_matmul_bf16(float *y, const float *gate, const float *up, const void *w, int N, int F, int C, int act);
+void cpu_gated_matmul_bf16_backward(float *dx, const float *dy, const float *gate, const float *up,
+                                    const void *w_gate, const void *w_up, int N, int C, int F, int act);
 
 // rope.c
 void cpu_rope(float *x, const int *pos, const float *cos, const float *sin, int B, int T, int H, int hs, int sign);
