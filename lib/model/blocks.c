@@ -194,17 +194,16 @@ void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx) {
     float *dln = arena_alloc(ar, (size_t)N * C);
     if (fused_gate_up_backward(be, f)) {  // dgate and dup made in bf16 only
         be->gated_matmul_bf16_backward(dln, dhidden, f->a_gate, f->a_up, f->gate.wb, f->up.wb, N, C, F, f->act);
-        be->rmsnorm_backward(dx, f->dnorm, dln, f->x_in, f->norm, f->rstd, N, C);
-        return;
-    }
-    float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
-    if (f->gated) {
-        float *dup = arena_alloc(ar, nh);
-        be->gated_backward(dgate, dup, dhidden, f->a_gate, f->a_up, nh, f->act);
-        linear_backward(be, ar, &f->up, dln, dup, 0.0f);
     } else {
-        be->activation_backward(dgate, dhidden, f->a_gate, nh, f->act);
+        float *dgate = arena_alloc(ar, nh);  // written by the activation's backward pass
+        if (f->gated) {
+            float *dup = arena_alloc(ar, nh);
+            be->gated_backward(dgate, dup, dhidden, f->a_gate, f->a_up, nh, f->act);
+            linear_backward(be, ar, &f->up, dln, dup, 0.0f);
+        } else {
+            be->activation_backward(dgate, dhidden, f->a_gate, nh, f->act);
+        }
+        linear_backward(be, ar, &f->gate, dln, dgate, f->gated ? 1.0f : 0.0f);
     }
-    linear_backward(be, ar, &f->gate, dln, dgate, f->gated ? 1.0f : 0.0f);
     be->rmsnorm_backward(dx, f->dnorm, dln, f->x_in, f->norm, f->rstd, N, C);
 }

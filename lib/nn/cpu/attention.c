@@ -149,24 +149,6 @@ CPU_CLONES void cpu_attention(float *out, float *probs, const float *q, const fl
     }
 }
 
-// Scratch kept between calls (the backward pass runs on one thread at a time,
-// as the whole backend does): allocating it per call cost page faults.
-static float *scratch(float **buf, size_t *cap, size_t n) {
-    if (n > *cap) {
-        free(*buf);
-        *cap = n;
-        *buf = xmalloc(sizeof(float) * n);
-    }
-    return *buf;
-}
-
-// The keys 0..keys_seen a query row (and every row before it) can see:
-// all, or under a causal mask those up to its own position.
-static int keys_seen(int causal, int row, int Tq, int Tk) {
-    int n = causal ? row + 1 + Tk - Tq : Tk;
-    return n < Tk ? n : Tk;
-}
-
 // Two passes per batch element, each over tasks that write disjoint rows, so
 // that the threads share the work evenly whatever the number of heads:
 //   1. per (head, block of query rows): dP = dout @ v^T over the keys the
@@ -181,9 +163,9 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
     if (B <= 0 || Tq <= 0 || Tk <= 0 || hs <= 0) return;
     int group = H / KVH, qs = H * hs, ks = KVH * hs;
     int need_ds = dq || dk || dbias, par = (size_t)H * Tq * Tk * hs >= CPU_PAR_MIN;
-    static float *ds_buf;
+    static void *ds_buf;
     static size_t ds_cap;
-    float *ds = need_ds ? scratch(&ds_buf, &ds_cap, (size_t)H * Tq * Tk) : NULL;  // dS of one batch element [H,Tq,Tk]
+    float *ds = need_ds ? cpu_scratch(&ds_buf, &ds_cap, sizeof(float) * H * Tq * Tk) : NULL;  // dS of one batch element
     int rows = block_rows(causal, Tq), q_blocks = (Tq + rows - 1) / rows;
     int keys = block_rows(causal, Tk), k_blocks = (Tk + keys - 1) / keys;
     for (int b = 0; b < B; b++) {
@@ -194,7 +176,8 @@ CPU_CLONES void cpu_attention_backward(float *dq, float *dk, float *dv, float *d
 #pragma omp parallel for schedule(dynamic) if (par)
             for (int t = 0; t < H * q_blocks; t++) {
                 int h = t / q_blocks, i0 = t % q_blocks * rows, n = i0 + rows < Tq ? rows : Tq - i0;
-                int nk = keys_seen(causal, i0 + n - 1, Tq, Tk);
+                int lo, nk;  // the keys 0..nk that the block's last (widest) row sees
+                visible_keys(&lo, &nk, NULL, NULL, causal, b, i0 + n - 1, Tq, Tk);
                 nk = nk > 0 ? nk : 0;
                 const float *P = Pb + ((size_t)h * Tq + i0) * Tk, *doi = dob + (size_t)i0 * qs + h * hs;
                 float *dsh = ds + ((size_t)h * Tq + i0) * Tk;

@@ -177,15 +177,11 @@ static cached *primitive_for(int M, int K, int N, const dnnl_memory_desc_t *w_md
 
 // The activations converted to bf16, in a buffer kept between calls.
 static uint16_t *bf16_inputs(const float *x, size_t n) {
-    static uint16_t *buf;
+    static void *buf;
     static size_t cap;
-    if (n > cap) {
-        free(buf);
-        cap = n > 2 * cap ? n : 2 * cap;
-        buf = xmalloc(cap * sizeof *buf);
-    }
-    to_bf16(buf, x, n);
-    return buf;
+    uint16_t *out = cpu_scratch(&buf, &cap, n * sizeof *out);
+    to_bf16(out, x, n);
+    return out;
 }
 
 // dst[M,N] (+)= src[M,K] @ w[K,N], src in bf16; accumulate adds to dst.

@@ -27,6 +27,10 @@ void cpu_release(float *p);
 float *cpu_resize(float *p, size_t n);
 void cpu_zero(float *p, size_t n);
 void cpu_copy(float *dst, const float *src, size_t n);
+// A kernel's scratch of at least bytes, kept between its calls in the
+// caller's statics *buf, *cap and grown when too small: no allocation (and
+// page faults) per call. The backend runs one call at a time.
+void *cpu_scratch(void **buf, size_t *cap, size_t bytes);
 
 // matmul.c
 void cpu_matmul(float *out, const float *inp, const float *w, int N, int IC, int OC, float alpha, float beta);

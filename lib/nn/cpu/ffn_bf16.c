@@ -9,36 +9,24 @@
 // values. For layers whose down (forward) or gate and up (backward)
 // projections carry no LoRA branch, which would need the fp32 values.
 #include <stdint.h>
-#include <stdlib.h>
 
-#include "base/util.h"
 #include "nn/cpu/cpu.h"
 
-// bf16 scratch kept between calls (the backend runs one call at a time).
-static uint16_t *scratch16(uint16_t **buf, size_t *cap, size_t n) {
-    if (n > *cap) {
-        free(*buf);
-        *cap = n;
-        *buf = xmalloc(n * sizeof **buf);
-    }
-    return *buf;
-}
-
 void cpu_gated_matmul_bf16(float *y, const float *gate, const float *up, const void *w, int N, int F, int C, int act) {
-    static uint16_t *buf;
+    static void *buf;
     static size_t cap;
     size_t n = (size_t)N * F;
-    uint16_t *hidden = scratch16(&buf, &cap, n);
+    uint16_t *hidden = cpu_scratch(&buf, &cap, n * sizeof *hidden);
     cpu_gated_to_bf16(hidden, gate, up, n, act);
     cpu_matmul_bf16_from(y, hidden, w, N, F, C, 1.0f);
 }
 
 void cpu_gated_matmul_bf16_backward(float *dx, const float *dy, const float *gate, const float *up,
                                     const void *w_gate, const void *w_up, int N, int C, int F, int act) {
-    static uint16_t *buf;
+    static void *buf;
     static size_t cap;
     size_t n = (size_t)N * F;
-    uint16_t *dgate = scratch16(&buf, &cap, 2 * n), *dup = dgate + n;
+    uint16_t *dgate = cpu_scratch(&buf, &cap, 2 * n * sizeof *dgate), *dup = dgate + n;
     cpu_gated_backward_to_bf16(dgate, dup, dy, gate, up, n, act);
     cpu_matmul_bf16_backward_from(dx, dup, w_up, N, C, F, 0.0f);
     cpu_matmul_bf16_backward_from(dx, dgate, w_gate, N, C, F, 1.0f);

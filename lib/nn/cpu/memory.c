@@ -96,3 +96,12 @@ void cpu_copy(float *dst, const float *src, size_t n) {
 #pragma omp parallel for
     for (size_t i = 0; i < n; i += SLICE) memcpy(dst + i, src + i, (n - i < SLICE ? n - i : SLICE) * sizeof(float));
 }
+
+void *cpu_scratch(void **buf, size_t *cap, size_t bytes) {
+    if (bytes > *cap) {
+        free(*buf);
+        *cap = bytes > 2 * *cap ? bytes : 2 * *cap;  // sizes that creep up reallocate rarely
+        *buf = xmalloc(*cap);
+    }
+    return *buf;
+}
