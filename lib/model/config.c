@@ -127,6 +127,7 @@ static void load_t5(const config_file *c, model_config *m) {
     m->rel_max_distance = int_key(c, "relative_attention_max_distance", 1, 128);
     m->norm_eps = positive_key(c, "layer_norm_epsilon", 1e-6);
     m->tie_word_embeddings = bool_key(c, "tie_word_embeddings", 1);
+    m->scale_decoder_outputs = bool_key(c, "scale_decoder_outputs", m->tie_word_embeddings);
 
     const char *ffn = string_key(c, "feed_forward_proj", "relu");
     size_t i = 0, n = sizeof t5_ffns / sizeof t5_ffns[0];

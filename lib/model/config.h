@@ -20,7 +20,12 @@ typedef struct {
     float norm_eps;  // T5 layer_norm_epsilon; LLaMA rms_norm_eps
     activation_kind act;  // T5: relu (v1.0) or gelu_new (gated-gelu); LLaMA: silu
     int gated;  // T5 "gated-*" feed-forward; LLaMA always
-    int tie_word_embeddings;  // T5 default 1 (then the lm_head input is scaled by d_model^-0.5); LLaMA default 0
+    int tie_word_embeddings;  // T5 default 1; LLaMA default 0
+    // T5: the decoder output is scaled by d_model^-0.5 before the head. Saved by
+    // transformers 5 (which also forces tie_word_embeddings to true, the head
+    // still being lm_head.weight where the checkpoint has it); older configs
+    // say it through tie_word_embeddings.
+    int scale_decoder_outputs;
 
     // T5
     int rel_buckets;  // relative_attention_num_buckets (default 32)

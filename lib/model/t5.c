@@ -195,9 +195,11 @@ static void t5_load(model *m, const char *dir) {
     }
     lm_head *h = &t->head;
     h->norm = model_load_param(m, st, "decoder.final_layer_norm.weight", C, 0);
-    // Tied T5 rescales the decoder output by d_model^-0.5 before the shared projection.
-    h->w = c->tie_word_embeddings ? t->shared : model_load_param(m, st, "lm_head.weight", V, C);
-    h->scale = c->tie_word_embeddings ? 1.0f / sqrtf((float)C) : 1.0f;
+    // The head is lm_head.weight where the checkpoint has one (a transformers 5
+    // config says "tied" for untied checkpoints too), else the shared table.
+    int own_head = st_find(st, "lm_head.weight") || !c->tie_word_embeddings;
+    h->w = own_head ? model_load_param(m, st, "lm_head.weight", V, C) : t->shared;
+    h->scale = c->scale_decoder_outputs ? 1.0f / sqrtf((float)C) : 1.0f;
     h->eps = c->norm_eps;
     h->C = C;
     h->V = V;

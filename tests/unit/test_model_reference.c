@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "methods/method.h"
@@ -158,10 +159,11 @@ static void alloc_lora_grads(model *m) {
     }
 }
 
-// LoRA: logits, loss and every factor's gradient.
-static void lora_forward_backward(const char *name) {
+// LoRA: logits, loss and every factor's gradient, with the model read from
+// model_dir (NULL: the fixture's own folder).
+static void lora_forward_backward_of(const char *name, const char *model_dir) {
     fixture f = open_fixture(name);
-    model *m = model_load(f.dir, BE);
+    model *m = model_load(model_dir ? model_dir : f.dir, BE);
     char *adapter = xasprintf("%s/adapter", f.dir);
     adapter_load(m, adapter);
     alloc_lora_grads(m);
@@ -200,6 +202,35 @@ static void lora_forward_backward(const char *name) {
     free(adapter);
     model_free(m);
     close_fixture(&f);
+}
+
+static void lora_forward_backward(const char *name) { lora_forward_backward_of(name, NULL); }
+
+// transformers 5 (5.17, seen on a GPU machine's image on 2026-11-30) saves every
+// T5 config with "tie_word_embeddings": true, untied checkpoints too, and
+// says in "scale_decoder_outputs" whether the head's input is scaled. The T5
+// fixtures with their configs rewritten that way must give the same loss,
+// logits and gradients.
+static void transformers5_config(const char *name) {
+    if (strncmp(name, "t5", 2) != 0) return;
+    char tmpl[] = "/tmp/test_model_reference_XXXXXX", *dir = mkdtemp(tmpl);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    char *from = xasprintf("tests/reference/fixtures/%s/config.json", name), *to = xasprintf("%s/config.json", dir);
+    json_error_t err;
+    json_t *c = json_load_file(from, 0, &err);
+    CHECK(c != NULL);
+    json_t *tied = json_object_get(c, "tie_word_embeddings");  // T5's default: tied
+    json_object_set_new(c, "scale_decoder_outputs", json_boolean(!tied || json_is_true(tied)));
+    json_object_set_new(c, "tie_word_embeddings", json_true());
+    CHECK(json_dump_file(c, to, 0) == 0);
+    char *cwd = realpath(".", NULL), *weights = xasprintf("%s/tests/reference/fixtures/%s/model.safetensors", cwd, name);
+    char *link = xasprintf("%s/model.safetensors", dir);
+    CHECK(symlink(weights, link) == 0);
+    lora_forward_backward_of(name, dir);
+    json_decref(c);
+    remove_tree(dir);
+    free(from), free(to), free(cwd), free(weights), free(link);
 }
 
 // Full fine-tuning: every weight's gradient.
@@ -313,6 +344,7 @@ FOR_EACH_FIXTURE(lora_forward_backward)
 FOR_EACH_FIXTURE(full_forward_backward)
 FOR_EACH_FIXTURE(adamw_steps)
 FOR_EACH_FIXTURE(generation)
+FOR_EACH_FIXTURE(transformers5_config)
 
 // LoRA with the frozen weights' products in bf16 (--bf16) against the fp32
 // reference. bf16 keeps 8 bits of mantissa and these tiny random models
@@ -382,6 +414,7 @@ int main(void) {
     RUN(test_full_forward_backward);
     RUN(test_adamw_steps);
     RUN(test_generation);
+    RUN(test_transformers5_config);
     RUN(test_bf16_lora);
 #ifdef DEAL_CUDA
     RUN(test_cuda);
