@@ -88,6 +88,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 test: all
 	tests/run.sh
 
+# On a machine with a GPU (CUDA build): the CUDA backend's kernels and whole
+# training runs against the CPU's (tests/gpu/check.sh; skipped without one).
+.PHONY: test-gpu
+test-gpu: all
+	PATH="$(CURDIR)/bin:$$PATH" bash tests/gpu/check.sh
+
 clean:
 	rm -rf $(BUILD) bin
 

@@ -64,7 +64,7 @@ def environment():
     }
 
 
-def autocast(dtype):
+def autocast(dtype, device="cpu"):
     if dtype == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+        return torch.autocast(device, dtype=torch.bfloat16)
+    return torch.autocast(device, enabled=False)

@@ -16,7 +16,9 @@ batches in a seeded random order. Padding as HF expects it:
 Per micro-batch: HF's loss (mean over the batch's target tokens), backward,
 clip_grad_norm_(LoRA params, clip), AdamW step (weight decay 0, as deal-train's
 default), zero_grad. --dtype bf16 runs forward and loss under
-torch.autocast("cpu", dtype=torch.bfloat16) (weights and optimizer stay fp32).
+torch.autocast(device, dtype=torch.bfloat16) (weights and optimizer stay fp32).
+--device cuda: the model and each batch on the GPU (bench/bench_gpu.sh); the
+loss's .item() each step waits for the GPU, so the timer counts its work.
 
 --method deal trains DEAL (docs/deal-method.md) over the LoRA adapter --init: its
 factors frozen, each one's branch (heat-kernel filter over its singular values,
@@ -191,6 +193,7 @@ def main():
     ap.add_argument("--deal-cat", default="bin/deal-cat")
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lora-r", type=int, default=16)
@@ -231,7 +234,7 @@ def main():
                          task_type=TaskType.SEQ_2_SEQ_LM if kind == "t5" else TaskType.CAUSAL_LM)
         model = get_peft_model(base, cfg)
     branches = add_deal(model) if a.method == "deal" else []
-    model.train()
+    model.to(a.device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     rss_loaded = hf_common.peak_rss_kib()
@@ -242,8 +245,8 @@ def main():
     for b in batches:
         t0 = time.perf_counter()
         recs = [records[i] for i in b]
-        inputs = make_batch(kind, recs, pad)
-        with hf_common.autocast(a.dtype):
+        inputs = {k: v.to(a.device) for k, v in make_batch(kind, recs, pad).items()}
+        with hf_common.autocast(a.dtype, a.device):
             loss = model(**inputs).loss
         total = loss + sum(b.regularizer() for b in branches) if branches else loss
         total.backward()
@@ -257,7 +260,7 @@ def main():
     elapsed = time.perf_counter() - start
 
     print(json.dumps({
-        "impl": f"hf-{a.dtype}", "method": a.method, "model": kind, "examples": len(records), "steps": len(batches),
+        "impl": f"hf-{a.dtype}", "device": a.device, "method": a.method, "model": kind, "examples": len(records), "steps": len(batches),
         "tokens": tokens, "samples": samples, "elapsed_s": round(elapsed, 3),
         "tokens_per_s": round(tokens / elapsed, 2), "samples_per_s": round(samples / elapsed, 3),
         "first_loss": losses[0], "last_loss": losses[-1], "step_s": step_s,

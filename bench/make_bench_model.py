@@ -3,9 +3,9 @@
 
     /usr/bin/python3 bench/make_bench_model.py OUT_DIR --tokenizer spiece.model [--seed 0]
 
-Writes OUT_DIR/t5 and OUT_DIR/llama, each a Hugging Face folder
+Writes OUT_DIR/t5 and OUT_DIR/llama (or OUT_DIR/KIND with --only KIND), each a Hugging Face folder
 (config.json, generation_config.json, model.safetensors via
-save_pretrained(safe_serialization=True)) plus the SentencePiece vocabulary
+save_pretrained, in safetensors) plus the SentencePiece vocabulary
 given with --tokenizer, copied in as spiece.model (bench/common.sh trains it
 with `deal-tokenize --train-vocab 8000`; its ids, pad 0 / eos 1 / unk 2, are
 all below 8000 < vocab 32128, so both models accept its tokens).
@@ -16,6 +16,8 @@ all below 8000 < vocab 32128, so both models accept its tokens).
   llama  LLaMA style: hidden 512, 8 heads (head_dim 64), 4 KV heads, intermediate
          1408, 8 layers, vocab 32128, tied embeddings, rope_theta 10000.
                                                                   (~40 M parameters)
+  t5-large  flan-t5-large's shape: d_model 1024, 16 heads, d_ff 2816, 24 + 24
+         layers (~780 M parameters); only on request (--only), for bench_gpu.sh.
 
 Weights: transformers' own random init under torch.manual_seed(seed) (T5's
 lm_head then scaled by d_model**-0.5; output rows of ids >= the tokenizer's size
@@ -56,6 +58,9 @@ CONFIGS = {
         attention_dropout=0.0, attention_bias=False, mlp_bias=False,
         bos_token_id=None, eos_token_id=1, pad_token_id=0)),
 }
+# flan-t5-large's shape (750 M parameters), for bench/bench_gpu.sh.
+CONFIGS["t5-large"] = (T5Config, T5ForConditionalGeneration, dict(
+    CONFIGS["t5"][2], d_model=1024, num_heads=16, d_ff=2816, num_layers=24, num_decoder_layers=24))
 
 
 def vocab_of(path):
@@ -94,7 +99,7 @@ def build(kind, out, tokenizer, seed):
     torch.manual_seed(seed)
     model = model_cls(config_cls(**kw)).eval()
     with torch.no_grad():
-        if kind == "t5":
+        if kind.startswith("t5"):
             # HF initialises an untied T5 lm_head with std 1 (t5-v1_1 checkpoints
             # are trained from there); scaled to std d_model**-0.5 the random
             # model's logits and loss are of a trained model's order (~10, not ~100).
@@ -108,7 +113,7 @@ def build(kind, out, tokenizer, seed):
     n = sum(p.numel() for p in model.parameters())
     if os.path.exists(out):
         shutil.rmtree(out)
-    model.save_pretrained(out, safe_serialization=True)
+    model.save_pretrained(out)  # safetensors (the default since transformers 4.35)
     shutil.copy(tokenizer, os.path.join(out, "spiece.model"))
     print(f"{out}: {kind}, {n / 1e6:.1f} M parameters, output rows {vocab_of(tokenizer)}.. zero")
 
@@ -121,7 +126,7 @@ def main():
     ap.add_argument("--only", choices=sorted(CONFIGS))
     a = ap.parse_args()
     for kind in [a.only] if a.only else ["t5", "llama"]:
-        build(kind, os.path.join(a.out, kind), a.tokenizer, a.seed + (0 if kind == "t5" else 1))
+        build(kind, os.path.join(a.out, kind), a.tokenizer, a.seed + (1 if kind == "llama" else 0))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,28 @@ need_data() {
     skip "$1" "no benchmark data at $DATA (set DEAL_SHARED; see README, 'Data')"; return 1
 }
 
+# toy_tasks DIR: the two toy tasks of make_toy_tasks.py as JSON lines in DIR,
+# and a SentencePiece vocabulary trained on their training text, DIR/sp.model.
+toy_tasks() {
+    local here; here=$(dirname "${BASH_SOURCE[0]}")
+    python3 "$here/make_toy_tasks.py" "$1"
+    cat "$1/va.train.jsonl" "$1/vc.train.jsonl" > "$1/vocab.jsonl"
+    deal-prep --jsonl "$1/vocab.jsonl" --task va --limit 0 > "$1/vocab.ex"
+    deal-tokenize --train-vocab 300 --out "$1/sp.model" "$1/vocab.ex" 2>/dev/null
+}
+
+# toy_streams DIR MODEL PREFIX: DIR's toy tasks tokenized for MODEL, as
+# PREFIX{va,vc}.{train,test} and PREFIXboth.test (both test sets, va's first).
+toy_streams() {
+    local here t s; here=$(dirname "${BASH_SOURCE[0]}")
+    for t in va vc; do
+        for s in train test; do
+            deal-prep --jsonl "$1/$t.$s.jsonl" --task $t --split $s --limit 0 | deal-tokenize --model "$2" > "$3$t.$s"
+        done
+    done
+    (deal-cat --header "$3va.test"; deal-cat "$3vc.test") | python3 "$here/json2stream.py" > "$3both.test"
+}
+
 finish() {
     echo "cli: $cli_passed passed, $cli_failed failed, $cli_skipped skipped"
     [ "$cli_failed" -eq 0 ]

@@ -2,9 +2,10 @@
 """Writes a small random T5 or LLaMA checkpoint in Hugging Face format.
 
     make_tiny_model.py t5|llama OUT_DIR --vocab N [--tokenizer FILE] [--seed S]
+                       [--d-model C] [--layers L] [--std X]
 
 Only the standard library: the command-line tests need no torch. The weights
-are random (normal, std 0.2), enough to exercise training and generation end
+are random (normal, std 0.2 unless --std; embeddings std 1), enough to exercise training and generation end
 to end; numerics against transformers are checked elsewhere (tests/reference).
 """
 import argparse
@@ -39,12 +40,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--d-model", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--std", type=float, default=0.2, help="of the weight matrices")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     C, H, hs, F, V, L = a.d_model, 4, a.d_model // 4, 2 * a.d_model, a.vocab, a.layers
     t = {}
 
-    def w(name, *shape, std=0.2, value=None):
+    def w(name, *shape, std=a.std, value=None):
         n = 1
         for d in shape:
             n *= d

@@ -14,33 +14,9 @@ export OMP_NUM_THREADS=1
 HERE=$(dirname "$0")
 json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
-python3 - "$TMP" <<'PY'
-import json, random, sys
-good = "great superb lovely fine excellent wonderful".split()
-bad = "awful poor dull broken terrible boring".split()
-warm = "red orange yellow gold amber crimson".split()
-cold = "blue green cyan teal navy silver".split()
-filler = "the movie plot actor scene music story camera light sound".split()
-for split, n, seed in (("train", 160, 1), ("test", 200, 5)):
-    for task, (a, b) in (("va", (good, bad)), ("vc", (warm, cold))):
-        rnd = random.Random(seed)
-        with open(f"{sys.argv[1]}/{task}.{split}.jsonl", "w") as f:
-            for i in range(n):
-                words = [rnd.choice(filler) for _ in range(rnd.randint(1, 3))]
-                words.insert(rnd.randrange(len(words)), rnd.choice(a if i % 2 else b))
-                print(json.dumps({"input": " ".join(words), "label": "positive" if i % 2 else "negative",
-                                  "options": ["positive", "negative"]}), file=f)
-PY
-cat "$TMP/va.train.jsonl" "$TMP/vc.train.jsonl" > "$TMP/vocab.jsonl"
-deal-prep --jsonl "$TMP/vocab.jsonl" --task va --limit 0 > "$TMP/vocab.ex"
-deal-tokenize --train-vocab 300 --out "$TMP/sp.model" "$TMP/vocab.ex" 2>/dev/null
+toy_tasks "$TMP"
 python3 "$HERE/make_tiny_model.py" t5 "$TMP/t5" --vocab 300 --tokenizer "$TMP/sp.model"
-for t in va vc; do
-    for s in train test; do
-        deal-prep --jsonl "$TMP/$t.$s.jsonl" --task $t --split $s --limit 0 | deal-tokenize --model "$TMP/t5" > "$TMP/$t.$s"
-    done
-done
-(deal-cat --header "$TMP/va.test"; deal-cat "$TMP/vc.test") | python3 "$HERE/json2stream.py" > "$TMP/both.test"
+toy_streams "$TMP" "$TMP/t5" "$TMP/"
 TRAIN="deal-train --model $TMP/t5 --batch 8 --accum 2 --lr 3e-3 --lora-dropout 0"
 predict() { deal-predict --model "$TMP/t5" "$@"; }
 
