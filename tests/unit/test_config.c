@@ -136,6 +136,25 @@ static void test_llama31_gqa_rope(void) {
     CHECK(!config_load(d).rope_llama3);
     free(text);
     free(d);
+
+    // transformers 5 writes base and scaling together, as rope_parameters.
+    char *t1 = variant(llama31_8b, "rope_scaling", NULL), *t2 = variant(t1, "rope_theta", NULL);
+    text = variant(t2, "rope_parameters",
+                   "{\"rope_theta\": 500000.0, \"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,"
+                   " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}");
+    d = config_dir("llama-rope-parameters", text);
+    m = config_load(d);
+    CHECK_NEAR(m.rope_theta, 500000, 0);
+    CHECK(m.rope_llama3 && m.rope_original_max_position == 8192);
+    CHECK_NEAR(m.rope_factor, 8, 0);
+    CHECK_NEAR(m.rope_high_freq_factor, 4, 0);
+    free(text), free(d);
+    text = variant(t2, "rope_parameters", "{\"rope_theta\": 1e6, \"rope_type\": \"default\"}");
+    d = config_dir("llama-rope-parameters-default", text);
+    m = config_load(d);
+    CHECK_NEAR(m.rope_theta, 1e6, 0);
+    CHECK(!m.rope_llama3);
+    free(text), free(d), free(t1), free(t2);
 }
 
 static void test_llama_tied_defaults(void) {
@@ -175,9 +194,12 @@ static void test_errors(void) {
         {llama31_8b, "head_dim", "127", "head_dim 127 is odd"},
         {llama31_8b, "head_dim", "1048576", "32 heads of size 1048576 is too large"},
         {llama31_8b, "rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4.0}",
-         "rope_scaling type \"yarn\" is not supported (only llama3)"},
+         "rope_scaling.rope_type \"yarn\" is not supported (only llama3)"},
         {llama31_8b, "rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}",
-         "rope_scaling type \"linear\" is not supported"},
+         "rope_scaling.type \"linear\" is not supported"},
+        {llama31_8b, "rope_parameters", "{\"rope_theta\": 1e6, \"rope_type\": \"yarn\", \"factor\": 4.0}",
+         "rope_parameters.rope_type \"yarn\" is not supported (only llama3)"},
+        {llama31_8b, "rope_parameters", "{\"rope_type\": \"default\"}", "missing key \"rope_parameters.rope_theta\""},
         {llama31_8b, "rope_scaling", "{\"rope_type\": \"llama3\"}", "missing key \"rope_scaling.factor\""},
         {llama31_8b, "rope_scaling", "{\"factor\": 8}", "missing key \"rope_scaling.type\""},
         {llama31_8b, "rope_scaling",
