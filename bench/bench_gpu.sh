@@ -3,7 +3,8 @@
 # transformers + PEFT on the same GPU (bench/hf_train.py --device cuda, in fp32
 # and under bf16 autocast), on the same checkpoints, token ids and batches as
 # bench_train.sh (256 agnews records, batch 8, one epoch, LoRA r 16 on q,v);
-# and deal-predict's greedy generation on the GPU (64 test records, batch 16).
+# and deal-predict's greedy generation on the GPU (64 test records, batch 16,
+# start-up and model load subtracted).
 #
 #   bench/bench_gpu.sh        (on a machine with a CUDA device and the CUDA build)
 #
@@ -13,7 +14,7 @@
 # deal-cpu: deal-train on this machine's cores, OMP_NUM_THREADS), BENCH_REPS (3), BENCH_PYTHON (python3: torch with CUDA,
 # transformers, peft), DEAL_BIN, BENCH_OUT. $BENCH_OUT/setup must hold what
 # bench/common.sh's setup makes from the benchmark data (spiece.model and
-# MODEL.train.tok / MODEL.test.tok for t5 and llama): run bench_train.sh once on
+# MODEL.{train,test,empty}.tok for t5 and llama): run bench_train.sh once on
 # any machine with the data, or copy that folder. The models are made here if
 # absent. One JSON line per run goes to results/gpu.jsonl; the table is printed.
 set -euo pipefail
@@ -69,11 +70,16 @@ for m in $MODELS; do
             *) echo "bench_gpu: unknown implementation $impl" >&2; exit 1 ;;
             esac
         done
+        # Generation: the wall time on the 64 records minus that on none (start-up and load), as bench_generate.sh.
         t0=$(date +%s%N)
+        "$BIN/deal-predict" --device cuda --batch 16 --model "$S/$m" "$tok.empty.tok" > /dev/null 2> "$WORK/err" ||
+            { cat "$WORK/err" >&2; exit 1; }
+        t1=$(date +%s%N)
         "$BIN/deal-predict" --device cuda --batch 16 --model "$S/$m" "$tok.test.tok" > "$WORK/pred" 2> "$WORK/err" ||
             { cat "$WORK/err" >&2; exit 1; }
-        "$PY" -c 'import json, sys; n = sum(1 for _ in open(sys.argv[4])); print(json.dumps({"bench": "generate", "model": sys.argv[1], "impl": "deal-cuda", "rep": int(sys.argv[2]), "records": n, "batch": 16, "ms_per_record": int(sys.argv[3]) / 1e6 / n}))' \
-            "$m" "$rep" "$(($(date +%s%N) - t0))" "$WORK/pred" >> "$R"
+        t2=$(date +%s%N)
+        "$PY" -c 'import json, sys; n = sum(1 for _ in open(sys.argv[5])); print(json.dumps({"bench": "generate", "model": sys.argv[1], "impl": "deal-cuda", "rep": int(sys.argv[2]), "records": n, "batch": 16, "startup_s": int(sys.argv[3]) / 1e9, "ms_per_record": int(sys.argv[4]) / 1e6 / n}))' \
+            "$m" "$rep" "$((t1 - t0))" "$((t2 - t1 - (t1 - t0)))" "$WORK/pred" >> "$R"
     done
 done
 
@@ -81,7 +87,7 @@ done
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda m, impl, key: statistics.median([r[key] for r in rows if r["model"] == m and r["impl"] == impl and key in r] or [float("nan")])
-print("| model | deal cuda tokens/s | deal cpu | hf cuda fp32 | hf cuda bf16 | deal / hf fp32 | deal / hf bf16 | first, last loss (deal cuda; hf fp32) | deal-predict wall ms/record (b16) |")
+print("| model | deal cuda tokens/s | deal cpu | hf cuda fp32 | hf cuda bf16 | deal / hf fp32 | deal / hf bf16 | first, last loss (deal cuda; hf fp32) | deal-predict ms/record (b16) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for m in dict.fromkeys(r["model"] for r in rows):
     d, c, f, b = (med(m, i, "tokens_per_s") for i in ("deal-cuda", "deal-cpu", "hf-cuda-fp32", "hf-cuda-bf16"))
