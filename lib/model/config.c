@@ -145,44 +145,33 @@ static void load_t5(const config_file *c, model_config *m) {
 
 // ---- LLaMA -----------------------------------------------------------------
 
-// The rope type and its settings, from rope_scaling or rope_parameters (rs);
-// fallback: the type when rs names none (NULL: it must).
-static void load_rope_type(const config_file *rs, model_config *m, const char *fallback) {
+// The rotary embedding's base and scaling: transformers 5 writes both in one
+// object, rope_parameters (a type always there, "default" if absent); older
+// configs rope_theta and rope_scaling (whose type must be given). Reading only
+// the old keys, a new config would silently rotate with base 10000.
+static void load_rope(const config_file *c, model_config *m) {
+    int params = get(c, "rope_parameters", 0) != NULL;
+    const char *name = params ? "rope_parameters" : "rope_scaling";
+    const json_t *v = get(c, name, 0);
+    if (v && !json_is_object(v)) wrong_type(c, name, v, "an object or null");
+    config_file rs = {c->path, params ? "rope_parameters." : "rope_scaling.", v};
+    m->rope_theta = params ? positive_key(&rs, "rope_theta", REQUIRED) : positive_key(c, "rope_theta", 10000);
+    if (!v) return;
     // Newer configs say "rope_type", older ones "type".
-    const char *key = json_object_get(rs->obj, "rope_type") ? "rope_type" : "type";
-    const char *type = string_key(rs, key, fallback);
+    const char *key = json_object_get(v, "rope_type") ? "rope_type" : "type";
+    const char *type = string_key(&rs, key, params ? "default" : NULL);
     if (strcmp(type, "default") == 0) return;  // = no scaling
     if (strcmp(type, "llama3") != 0)
-        die("%s: %s%s \"%s\" is not supported (only llama3)", rs->path, rs->prefix, key, type);
+        die("%s: %s%s \"%s\" is not supported (only llama3)", c->path, rs.prefix, key, type);
     m->rope_llama3 = 1;
-    m->rope_factor = positive_key(rs, "factor", REQUIRED);
-    m->rope_low_freq_factor = positive_key(rs, "low_freq_factor", REQUIRED);
-    m->rope_high_freq_factor = positive_key(rs, "high_freq_factor", REQUIRED);
-    m->rope_original_max_position = int_key(rs, "original_max_position_embeddings", 1, REQUIRED);
+    m->rope_factor = positive_key(&rs, "factor", REQUIRED);
+    m->rope_low_freq_factor = positive_key(&rs, "low_freq_factor", REQUIRED);
+    m->rope_high_freq_factor = positive_key(&rs, "high_freq_factor", REQUIRED);
+    m->rope_original_max_position = int_key(&rs, "original_max_position_embeddings", 1, REQUIRED);
     // The smoothing between the two divides by their difference.
     if (m->rope_high_freq_factor <= m->rope_low_freq_factor)
-        die("%s: %shigh_freq_factor (%g) must exceed low_freq_factor (%g)", rs->path, rs->prefix,
+        die("%s: %shigh_freq_factor (%g) must exceed low_freq_factor (%g)", c->path, rs.prefix,
             m->rope_high_freq_factor, m->rope_low_freq_factor);
-}
-
-// The rotary embedding's base and scaling: transformers 5 writes both in one
-// object, rope_parameters; older configs rope_theta and rope_scaling. (Reading
-// only the old keys, a new config would silently rotate with base 10000.)
-static void load_rope(const config_file *c, model_config *m) {
-    const json_t *params = get(c, "rope_parameters", 0);
-    if (params) {
-        if (!json_is_object(params)) wrong_type(c, "rope_parameters", params, "an object or null");
-        config_file rp = {c->path, "rope_parameters.", params};
-        m->rope_theta = positive_key(&rp, "rope_theta", REQUIRED);
-        load_rope_type(&rp, m, "default");
-        return;
-    }
-    m->rope_theta = positive_key(c, "rope_theta", 10000);
-    const json_t *scaling = get(c, "rope_scaling", 0);
-    if (!scaling) return;
-    if (!json_is_object(scaling)) wrong_type(c, "rope_scaling", scaling, "an object or null");
-    config_file rs = {c->path, "rope_scaling.", scaling};
-    load_rope_type(&rs, m, NULL);
 }
 
 static void load_llama(const config_file *c, model_config *m) {
