@@ -38,15 +38,7 @@ run_deal() {  # MODEL REP IMPL: deal-train on the GPU (deal-cuda) or on this mac
     rm -rf "$WORK/A" "$WORK/A.log.jsonl"
     "$BIN/deal-train" --device "${3#deal-}" --model "$S/$m" --out "$WORK/A" "${TRAIN_ARGS[@]}" "$tok.train.tok" \
         2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    "$PY" - "$WORK/A.log.jsonl" "$m" "$2" "$3" >> "$R" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-steps = [s for s in lines if "step" in s]
-tok, el = sum(s["tokens"] for s in steps), steps[-1]["elapsed_s"]
-print(json.dumps({"bench": "train", "model": sys.argv[2], "impl": sys.argv[4], "rep": int(sys.argv[3]), "tokens": tok,
-                  "elapsed_s": el, "tokens_per_s": tok / el, "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"],
-                  "kernels": next((s.get("kernels") for s in lines if s.get("start")), None)}))
-PY
+    "$PY" "$ROOT/bench/deal_log.py" "$WORK/A.log.jsonl" bench=train model="$m" impl="$3" rep="$2" >> "$R"
 }
 
 run_hf() {  # MODEL REP DTYPE: transformers + PEFT on the GPU

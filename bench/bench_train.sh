@@ -47,20 +47,9 @@ run_deal() {  # MODEL CORETYPE WAIT REP IMPL (deal, or deal-bf16: --bf16) METHOD
     rm -rf "$WORK/A" "$WORK/A.log.jsonl"
     with_env "$c" "$w" /usr/bin/time -v -o "$WORK/time" "$BIN/deal-train" --model "$SETUP/$m" --out "$WORK/A" \
         "${TRAIN_ARGS[@]}" "${flags[@]}" "$SETUP/$m.train.tok" 2> "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    "$PY" - "$WORK/A.log.jsonl" "$m" "$c" "$w" "$rep" "$(time_field "$WORK/time" rss)" \
-        "$(time_field "$WORK/time" wall)" "$la" "$impl" "$method" >> "$R" <<'PY'
-import json, sys
-log, m, c, w, rep, rss, wall, la, impl, method = sys.argv[1:]
-lines = [json.loads(l) for l in open(log)]
-steps = [s for s in lines if "step" in s]
-start = next((s for s in lines if s.get("start")), {})
-tok, smp, el = sum(s["tokens"] for s in steps), sum(s["samples"] for s in steps), steps[-1]["elapsed_s"]
-print(json.dumps({"bench": "train", "model": m, "impl": impl, "method": method, "coretype": c, "wait": w, "rep": int(rep),
-                  "steps": len(steps), "tokens": tok, "samples": smp, "elapsed_s": el, "tokens_per_s": tok / el,
-                  "samples_per_s": smp / el, "wall_s": float(wall), "first_loss": steps[0]["loss"],
-                  "last_loss": steps[-1]["loss"], "peak_rss_kib": int(rss), "loadavg_before": float(la),
-                  "kernels": start.get("kernels")}))
-PY
+    "$PY" "$ROOT/bench/deal_log.py" "$WORK/A.log.jsonl" bench=train model="$m" impl="$impl" method="$method" \
+        coretype="$c" wait="$w" rep="$rep" wall_s="$(time_field "$WORK/time" wall)" \
+        peak_rss_kib="$(time_field "$WORK/time" rss)" loadavg_before="$la" >> "$R"
 }
 
 run_hf() {  # MODEL DTYPE CORETYPE WAIT REP METHOD
