@@ -15,8 +15,6 @@ typedef struct {
     const backend *be;
     arena_block *blocks;  // oldest first
     arena_block *cur;  // the block allocations come from
-    size_t used_total;  // floats handed out since the last reset
-    size_t peak;  // the most floats one step has needed
 } arena;
 
 void arena_init(arena *a, const backend *be);
@@ -28,7 +26,7 @@ void arena_reset(arena *a);
 // per-token scratch during generation).
 typedef struct {
     arena_block *block;
-    size_t used, used_total;
+    size_t used;
 } arena_mark;
 arena_mark arena_get_mark(const arena *a);
 void arena_rewind(arena *a, arena_mark mark);

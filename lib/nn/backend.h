@@ -36,9 +36,6 @@ typedef struct backend {
     // ---- memory (device buffers of floats) ----
     float *(*alloc)(size_t n);  // zero-filled
     void (*release)(float *p);
-    // A buffer of n floats in place of p (released); what it holds is undefined.
-    // Lets a growing arena keep the memory it has already touched.
-    float *(*resize)(float *p, size_t n);
     void (*zero)(float *p, size_t n);
     void (*upload)(float *dst, const float *host, size_t n);
     void (*download)(float *host, const float *src, size_t n);

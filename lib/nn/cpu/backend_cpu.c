@@ -8,7 +8,7 @@ static void cpu_upload(float *dst, const float *host, size_t n) { cpu_copy(dst, 
 static void cpu_download(float *host, const float *src, size_t n) { cpu_copy(host, src, n); }
 
 #define CPU_SHARED                                                                                       \
-    .device = DEVICE_CPU, .alloc = cpu_alloc, .release = cpu_release, .resize = cpu_resize, .zero = cpu_zero,                   \
+    .device = DEVICE_CPU, .alloc = cpu_alloc, .release = cpu_release, .zero = cpu_zero,                   \
     .upload = cpu_upload, .download = cpu_download, .embedding = cpu_embedding,                           \
     .embedding_backward = cpu_embedding_backward, .argmax = cpu_argmax, .add = cpu_add, .scale = cpu_scale, \
     .dropout = cpu_dropout, .copy = cpu_copy

@@ -24,7 +24,6 @@
 // memory.c (shared)
 float *cpu_alloc(size_t n);
 void cpu_release(float *p);
-float *cpu_resize(float *p, size_t n);
 void cpu_zero(float *p, size_t n);
 void cpu_copy(float *dst, const float *src, size_t n);
 // A kernel's scratch of at least bytes, kept between its calls in the

@@ -53,25 +53,6 @@ void cpu_release(float *p) {
     else free(h.raw);
 }
 
-// A mapped buffer grows with mremap, which keeps its pages (no new faults for
-// what was already touched); anything else is released and allocated afresh.
-float *cpu_resize(float *p, size_t n) {
-    header h;
-    memcpy(&h, (char *)p - sizeof h, sizeof h);
-    size_t bytes = n <= (SIZE_MAX - 2 * HEADER) / sizeof(float) ? n * sizeof(float) + 2 * HEADER : 0;
-    if (h.mapped && bytes >= MAP_MIN) {
-        size_t offset = (size_t)((char *)p - (char *)h.raw);  // the same in the moved mapping
-        char *raw = mremap(h.raw, h.mapped, bytes, MREMAP_MAYMOVE);
-        if (raw != MAP_FAILED) {
-            h = (header){raw, bytes};
-            memcpy(raw + offset - sizeof h, &h, sizeof h);
-            return (float *)(raw + offset);
-        }
-    }
-    cpu_release(p);
-    return cpu_alloc(n);
-}
-
 // Large buffers are zeroed and copied by every thread, in slices: one core
 // does not reach the memory bandwidth, and the other threads would only wait
 // for it at the next parallel kernel.

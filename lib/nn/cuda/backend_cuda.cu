@@ -26,7 +26,6 @@ static const backend cuda_backend = {
     .describe = cuda_describe,
     .alloc = cuda_alloc,
     .release = cuda_release,
-    .resize = cuda_resize,
     .zero = cuda_zero,
     .upload = cuda_transfer,
     .download = cuda_transfer,

@@ -66,7 +66,6 @@ __device__ inline float block_max(float x) { return block_reduce(x, 1); }
 // memory.cu
 float *cuda_alloc(size_t n);
 void cuda_release(float *p);
-float *cuda_resize(float *p, size_t n);
 void cuda_zero(float *p, size_t n);
 void cuda_copy(float *dst, const float *src, size_t n);
 

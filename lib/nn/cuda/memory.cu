@@ -32,12 +32,6 @@ void cuda_release(float *p) {
     if (p) cuda_check(cudaFree(p), "free a buffer");
 }
 
-// The contents need not survive (backend.h), so a plain release and allocation.
-float *cuda_resize(float *p, size_t n) {
-    cuda_release(p);
-    return cuda_alloc(n);
-}
-
 void cuda_zero(float *p, size_t n) {
     if (!n) return;
     cuda_check(cudaMemset(p, 0, n * sizeof(float)), "zero");
