@@ -64,11 +64,15 @@ long batch_target_tokens(const batch *b) {
 float *model_load_param(model *m, const struct safetensors *st, const char *name, int64_t d0, int64_t d1) {
     param p = {.name = xstrdup(name), .ndim = d1 ? 2 : 1, .shape = {d0, d1}};
     p.n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
-    float *host = xmalloc(p.n * sizeof *host);
-    st_read_f32(st, name, p.shape, p.ndim, host);
     p.data = m->be->alloc(p.n);
-    m->be->upload(p.data, host, p.n);
-    free(host);
+    if (m->be->device == DEVICE_CPU) {  // backend memory is host memory: no copy through a buffer
+        st_read_f32(st, name, p.shape, p.ndim, p.data);
+    } else {
+        float *host = xmalloc(p.n * sizeof *host);
+        st_read_f32(st, name, p.shape, p.ndim, host);
+        m->be->upload(p.data, host, p.n);
+        free(host);
+    }
     m->params = xrealloc(m->params, (size_t)(m->n_params + 1) * sizeof *m->params);
     m->params[m->n_params++] = p;
     return p.data;
