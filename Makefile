@@ -108,15 +108,17 @@ reference:
 # transformers + PEFT (bench/README.md); about an hour on 2 quiet cores.
 .PHONY: bench
 BENCH_DIR = $(or $(BENCH_OUT),bench/out)
-bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm $(BUILD)/bench/attention_kernel
+bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm $(BUILD)/bench/attention_kernel $(BUILD)/bench/first_touch
 	@mkdir -p $(BENCH_DIR)/results
 	$(BUILD)/bench/matmul_peak | tee $(BENCH_DIR)/results/matmul_peak.md
 	$(BUILD)/bench/bf16_gemm
 	$(BUILD)/bench/attention_kernel
+	$(BUILD)/bench/first_touch
 	bench/bench_train.sh && bench/bench_generate.sh && bench/products_alone.sh
 	bench/bounds.py $(BENCH_DIR)/results $(BENCH_DIR)/setup bin/deal-cat
 # matmul_peak: the machine's peaks; bf16_gemm: would bf16 products pay here?
-# attention_kernel: the CPU attention by itself (bench/README.md).
+# attention_kernel: the CPU attention by itself; first_touch: what fresh memory
+# costs (bench/README.md).
 $(BUILD)/bench/%: bench/%.c bench/timing.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)

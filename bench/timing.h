@@ -17,7 +17,7 @@ static int by_value(const void *a, const void *b) {
 }
 
 // Seconds of run(ctx): the median of 5 timed runs, after a warm-up.
-static double median_time(void (*run)(void *), void *ctx) {
+static inline double median_time(void (*run)(void *), void *ctx) {
     double t[5];
     run(ctx);
     for (int i = 0; i < 5; i++) {
