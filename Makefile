@@ -1,6 +1,7 @@
 # deal: top-level build.
 #   make            lib/ as build/libdeal.a, every tool into bin/
 #   make test       the test suite (tests/run.sh)
+#   make test-sanitize   the same under ASan and UBSan, in build/sanitize
 #   make CUDA=0     no CUDA part even where nvcc is found
 #   make clean
 # Sources are found by their place in the tree: lib/**/*.c|*.cc|*.cu go into
@@ -94,10 +95,28 @@ test: all
 test-gpu: all
 	PATH="$(CURDIR)/bin:$$PATH" bash tests/gpu/check.sh
 
+# The suite again under AddressSanitizer and UndefinedBehaviorSanitizer, built
+# in a copy of the working tree (its files git tracks or would track) in
+# build/sanitize, with its own build/ and bin/: several times slower than
+# make test, so not part of it. CPU only. Leak checking is off: the tools
+# leave what they hold at exit to the system.
+SANITIZE ?=
+CFLAGS   += $(SANITIZE)
+CXXFLAGS += $(SANITIZE)
+LDFLAGS  += $(SANITIZE)
+SAN_DIR  := $(BUILD)/sanitize
+.PHONY: test-sanitize
+test-sanitize:
+	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
+	git ls-files -z --cached --others --exclude-standard | tar -c --null --ignore-failed-read -T - -f - | tar -x -C $(SAN_DIR) -f -
+	$(MAKE) -C $(SAN_DIR) CUDA=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+	DEAL_SHARED=$${DEAL_SHARED:-$(abspath ..)/shared} ASAN_OPTIONS=detect_leaks=0 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(SAN_DIR)/tests/run.sh
+
 clean:
 	rm -rf $(BUILD) bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(SAN_DIR) -prune -o -name '*.d' -print 2>/dev/null)
 
 # Regenerate the reference fixtures with transformers + PEFT (tests/reference/README.md).
 .PHONY: reference

@@ -21,13 +21,14 @@ model *model_load(const char *dir, const backend *be) {
 }
 
 void model_free(model *m) {
-    m->ops->free(m);
     for (int i = 0; i < m->n_params; i++) {
         m->be->release(m->params[i].data);
         if (m->params[i].grad) m->be->release(m->params[i].grad);
         if (m->params[i].bf16) m->be->release_bf16(m->params[i].bf16);
         free(m->params[i].name);
     }
+    // The linear layers live in the architecture's structs: what they own
+    // goes before those do.
     for (int i = 0; i < m->n_linears; i++) {
         linear *l = m->linears[i];
         if (l->lora) {
@@ -39,6 +40,7 @@ void model_free(model *m) {
         }
         free(l->name);
     }
+    m->ops->free(m);
     free(m->params);
     free(m->linears);
     arena_free(&m->ar);
