@@ -97,9 +97,9 @@ test-gpu: all
 
 # The suite again under AddressSanitizer and UndefinedBehaviorSanitizer, built
 # in a copy of the working tree (its files git tracks or would track) in
-# build/sanitize, with its own build/ and bin/: several times slower than
-# make test, so not part of it. CPU only. Leak checking is off: the tools
-# leave what they hold at exit to the system.
+# build/sanitize, with its own build/ and bin/ (CUDA and SANITIZE exported,
+# so that the pipelines' own make calls build the same way): slower than
+# make test, so not part of it. CPU only.
 SANITIZE ?=
 CFLAGS   += $(SANITIZE)
 CXXFLAGS += $(SANITIZE)
@@ -109,9 +109,9 @@ SAN_DIR  := $(BUILD)/sanitize
 test-sanitize:
 	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
 	git ls-files -z --cached --others --exclude-standard | tar -c --null --ignore-failed-read -T - -f - | tar -x -C $(SAN_DIR) -f -
-	$(MAKE) -C $(SAN_DIR) CUDA=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
-	DEAL_SHARED=$${DEAL_SHARED:-$(abspath ..)/shared} ASAN_OPTIONS=detect_leaks=0 \
-	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(SAN_DIR)/tests/run.sh
+	cd $(SAN_DIR) && export CUDA=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" && \
+	    $(MAKE) all && DEAL_SHARED=$${DEAL_SHARED:-$(abspath ..)/shared} ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh
 
 clean:
 	rm -rf $(BUILD) bin
