@@ -47,14 +47,20 @@ static int rel_bucket(int rel, int bidirectional, int num_buckets, int max_dista
 }
 
 // One block of bias [H, Tq, Tk]: queries at positions q0..q0+Tq-1, keys 0..Tk-1.
+// The bucket depends on the relative position alone: one per distance (a
+// logarithm each), not one per (query, key) pair.
 static void bias_block(float *block, const float *host_table, const model_config *c, int bidirectional, int Tq,
                        int Tk, int q0) {
-    int H = c->n_heads;
-    for (int i = 0; i < Tq; i++)
-        for (int j = 0; j < Tk; j++) {
-            int b = rel_bucket(j - (q0 + i), bidirectional, c->rel_buckets, c->rel_max_distance);
-            for (int h = 0; h < H; h++) block[((size_t)h * Tq + i) * Tk + j] = host_table[b * H + h];
+    int H = c->n_heads, lo = -(q0 + Tq - 1), n = Tk - lo;  // rel = key - query in [lo, Tk - 1]
+    int *bucket = xmalloc((size_t)n * sizeof *bucket);
+    for (int r = 0; r < n; r++) bucket[r] = rel_bucket(lo + r, bidirectional, c->rel_buckets, c->rel_max_distance);
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < Tq; i++) {
+            const int *b = bucket + (-(q0 + i) - lo);  // b[j]: key j's bucket for query i
+            float *row = block + ((size_t)h * Tq + i) * Tk;
+            for (int j = 0; j < Tk; j++) row[j] = host_table[b[j] * H + h];
         }
+    free(bucket);
 }
 
 static float *table_on_host(model *m, const float *table) {
