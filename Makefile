@@ -2,6 +2,7 @@
 #   make            lib/ as build/libdeal.a, every tool into bin/
 #   make test       the test suite (tests/run.sh)
 #   make test-sanitize   the same under ASan and UBSan, in build/sanitize
+#   make fuzz       mutation fuzzing of the file readers, likewise
 #   make CUDA=0     no CUDA part even where nvcc is found
 #   make clean
 # Sources are found by their place in the tree: lib/**/*.c|*.cc|*.cu go into
@@ -105,13 +106,22 @@ CFLAGS   += $(SANITIZE)
 CXXFLAGS += $(SANITIZE)
 LDFLAGS  += $(SANITIZE)
 SAN_DIR  := $(BUILD)/sanitize
-.PHONY: test-sanitize
+# (sanitized CMD: CMD run in that copy, built and exported as said.)
+sanitized = rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR) && \
+    git ls-files -z --cached --others --exclude-standard | tar -c --null --ignore-failed-read -T - -f - | tar -x -C $(SAN_DIR) -f - && \
+    cd $(SAN_DIR) && export CUDA=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" && $(1)
+.PHONY: test-sanitize fuzz
 test-sanitize:
-	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
-	git ls-files -z --cached --others --exclude-standard | tar -c --null --ignore-failed-read -T - -f - | tar -x -C $(SAN_DIR) -f -
-	cd $(SAN_DIR) && export CUDA=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" && \
-	    $(MAKE) all && DEAL_SHARED=$${DEAL_SHARED:-$(abspath ..)/shared} ASAN_OPTIONS=detect_leaks=1 \
-	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh
+	$(call sanitized,$(MAKE) all && DEAL_SHARED=$${DEAL_SHARED:-$(abspath ..)/shared} ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh)
+
+# Mutation fuzzing of the file readers (tests/fuzz/run.sh), FUZZ_ITERATIONS
+# inputs per format (default 2000, a few minutes), under the sanitizers.
+fuzz:
+	$(call sanitized,$(MAKE) all $(BUILD)/fuzz/fuzz && FUZZ_BIN=$(BUILD)/fuzz/fuzz tests/fuzz/run.sh)
+$(BUILD)/fuzz/fuzz: tests/fuzz/fuzz.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf $(BUILD) bin
