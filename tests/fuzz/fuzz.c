@@ -9,18 +9,21 @@
 // from the file reaching the allocator), or a child still running after 20 s.
 //
 //   fuzz TARGET SEED ITERATIONS WORK_DIR [RNG_SEED]
-//   targets: safetensors, gguf, tokens (a deal-tokenize stream), tokenizer (a tokenizer.json)
+//   targets: safetensors, gguf, tokens (a deal-tokenize stream), tokenizer (a
+//   tokenizer.json), config (a model's config.json)
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/rng.h"
 #include "base/util.h"
 #include "data/tokens.h"
+#include "model/config.h"
 #include "model/gguf.h"
 #include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
@@ -67,8 +70,16 @@ static void read_tokenizer(const char *path) {
     tokenizer_free(t);
 }
 
+// A model folder's config.json: the folder is the input's.
+static void read_config(const char *path) {
+    char *dir = xstrdup(path);
+    *strrchr(dir, '/') = '\0';
+    config_load(dir);
+    free(dir);
+}
+
 typedef struct {
-    const char *name, *ext;  // the input's file name ends in ext (the tokenizer goes by it)
+    const char *name, *ext;  // the input is WORK_DIR/input + ext (the tokenizer goes by the extension)
     void (*read)(const char *path);
 } target;
 
@@ -77,6 +88,7 @@ static const target targets[] = {
     {"gguf", ".gguf", read_gguf},
     {"tokens", ".tok", read_tokens},
     {"tokenizer", ".json", read_tokenizer},
+    {"config", "/config.json", read_config},
 };
 
 // ---- mutations --------------------------------------------------------------------------------
@@ -145,7 +157,7 @@ int main(int argc, char **argv) {
     const target *t = NULL;
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         if (strcmp(argv[1], targets[i].name) == 0) t = &targets[i];
-    if (!t) die("unknown target \"%s\" (safetensors, gguf, tokens, tokenizer)", argv[1]);
+    if (!t) die("unknown target \"%s\" (safetensors, gguf, tokens, tokenizer, config)", argv[1]);
     long iterations = atol(argv[3]);
     const char *dir = argv[4];
     size_t seed_n;
@@ -153,6 +165,9 @@ int main(int argc, char **argv) {
     rng r;
     rng_seed(&r, argc == 6 ? strtoull(argv[5], NULL, 10) : 1);
     char *input = xasprintf("%s/input%s", dir, t->ext), *err = xasprintf("%s/stderr", dir);
+    char *input_dir = xasprintf("%s/input", dir);
+    if (strchr(t->ext, '/')) mkdir(input_dir, 0755);  // config: the input is a file in a folder
+    free(input_dir);
     long accepted = 0, refused = 0, findings = 0;
     for (long it = 0; it < iterations; it++) {
         memcpy(buf, seed, seed_n);
@@ -164,7 +179,7 @@ int main(int argc, char **argv) {
         } else if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_BAD_INPUT) {
             refused++;
         } else {
-            char *keep = xasprintf("%s/finding-%s-%ld%s", dir, t->name, it, t->ext);
+            char *keep = xasprintf("%s/finding-%s-%ld", dir, t->name, it);
             write_file(keep, buf, n);
             fprintf(stderr, "fuzz %s: input %ld: %s %d; kept as %s; its stderr:\n", t->name, it,
                     WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
