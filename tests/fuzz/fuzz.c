@@ -3,10 +3,12 @@
 // boundary values, 8-byte integers overwritten with extreme ones, the file
 // cut short, a stretch repeated); a child process reads it through the
 // library, as the tools do. The child must either succeed (exit 0) or refuse
-// the file with a message (die(): exit 1). Anything else is a finding, its
-// input kept: a crash or a sanitizer report (run under ASan and UBSan with
-// abort_on_error, see make fuzz), an internal error (exit 2: e.g. a size read
-// from the file reaching the allocator), or a child still running after 20 s.
+// the file with a message (die(): exit 1). Anything else is a finding: a
+// crash or a sanitizer report (run under ASan and UBSan with abort_on_error,
+// see make fuzz), an internal error (exit 2: e.g. a size read from the file
+// reaching the allocator), or a child still running after 20 s. Its input is
+// kept as WORK_DIR/finding-TARGET-N (to read it again, a tokenizer's needs
+// its .json name back, a config's a folder of its own).
 //
 //   fuzz TARGET SEED ITERATIONS WORK_DIR [RNG_SEED]
 //   targets: safetensors, gguf, tokens (a deal-tokenize stream), tokenizer (a
