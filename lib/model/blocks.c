@@ -29,7 +29,7 @@ void attn_forward(const backend *be, arena *ar, attn_block *a, float *x, const f
     int C = a->q.in, H = a->n_heads, KVH = a->n_kv_heads, hs = a->head_dim;
     int Nq = query_rows(g), Nk = key_rows(g);
     a->g = *g;
-    a->x_in = saved_copy(be, ar, x, (size_t)Nq * C);
+    a->x_in = g->forward_only ? NULL : saved_copy(be, ar, x, (size_t)Nq * C);
     a->ln = arena_alloc(ar, (size_t)Nq * C);
     a->rstd = arena_alloc(ar, (size_t)Nq);
     be->rmsnorm(a->ln, a->rstd, x, a->norm, Nq, C, a->eps);
@@ -160,11 +160,11 @@ static int fused_gate_up_backward(const backend *be, const ffn_block *f) {
     return f->gated && f->gate.wb && f->up.wb && !f->gate.lora && !f->up.lora && be->gated_matmul_bf16_backward;
 }
 
-void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout) {
+void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout, int forward_only) {
     int C = f->gate.in, F = f->gate.out;
     size_t nh = (size_t)N * F;
     f->N = N;
-    f->x_in = saved_copy(be, ar, x, (size_t)N * C);
+    f->x_in = forward_only ? NULL : saved_copy(be, ar, x, (size_t)N * C);
     f->ln = arena_alloc(ar, (size_t)N * C);
     f->rstd = arena_alloc(ar, (size_t)N);
     be->rmsnorm(f->ln, f->rstd, x, f->norm, N, C, f->eps);

@@ -25,6 +25,7 @@ typedef struct {
     int causal;
     const int *q_pos, *k_pos;  // RoPE positions per row (LLaMA), or NULL
     const float *rope_cos, *rope_sin;  // [max_pos, head_dim/2]
+    int forward_only;  // no backward pass follows (generation): keep no copy of the input for one
 } attn_geometry;
 
 typedef struct {
@@ -78,7 +79,8 @@ void kv_cache_fill(const backend *be, const kv_cache *c, const float *k, const f
 void attn_step(const backend *be, arena *ar, attn_block *a, float *x, int B, const kv_cache *c, int self,
                const int *len, const float *bias, const int *pos, const float *rope_cos, const float *rope_sin);
 
-void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout);
+// forward_only: no backward pass follows (generation), so no copy of the input is kept for one.
+void ffn_forward(const backend *be, arena *ar, ffn_block *f, float *x, int N, rng *dropout, int forward_only);
 void ffn_backward(const backend *be, arena *ar, ffn_block *f, float *dx);
 
 #endif

@@ -195,12 +195,12 @@ static float *run_layers(model *m, llama *t, const llama_pass *p, int n_layers, 
     float *x = arena_alloc(&m->ar, (size_t)N * c->d_model);
     be->embedding(x, p->ids, t->embed, N, c->d_model, 1.0f);
     attn_geometry g = {.B = p->B, .seq = p->seq, .causal = 1, .q_pos = p->pos, .k_pos = p->pos,
-                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
+                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin, .forward_only = cache != NULL};
     for (int l = 0; l < n_layers; l++) {
         arena_mark layer = arena_get_mark(&m->ar);
         attn_block *a = &t->layers[l].attn;
         attn_forward(be, &m->ar, a, x, NULL, &g, dropout);
-        ffn_forward(be, &m->ar, &t->layers[l].ffn, x, N, dropout);
+        ffn_forward(be, &m->ar, &t->layers[l].ffn, x, N, dropout, g.forward_only);
         if (!cache) continue;
         kv_cache_fill(be, &cache[l], a->kh, a->vh, p->seq, p->B, (int)D);
         arena_rewind(&m->ar, layer);
@@ -265,9 +265,9 @@ static float *last_layer_forward(model *m, llama *t, const llama_pass *p, tail_r
     be->rmsnorm(tr->ln, tr->rstd, x, a->norm, p->N, C, a->eps);
     float *xt = gather_rows(m, x, tr->rows, tr->N, C);
     attn_geometry g = {.B = p->B, .seq = tr->seq, .kv_seq = p->seq, .causal = 1, .q_pos = tr->pos, .k_pos = p->pos,
-                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin};
+                       .rope_cos = t->rope_cos, .rope_sin = t->rope_sin, .forward_only = cache != NULL};
     attn_forward(be, &m->ar, a, xt, tr->ln, &g, dropout);
-    ffn_forward(be, &m->ar, &layer->ffn, xt, tr->N, dropout);
+    ffn_forward(be, &m->ar, &layer->ffn, xt, tr->N, dropout, g.forward_only);
     if (cache) kv_cache_fill(be, cache, a->kh, a->vh, p->seq, p->B, c->n_kv_heads * c->head_dim);
     return xt;
 }
@@ -391,7 +391,7 @@ static void llama_generate(model *m, const batch *b, int max_new, int eos, int32
         be->embedding(xs, next, t->embed, B, C, 1.0f);
         for (int l = 0; l < L; l++) {
             attn_step(be, ar, &t->layers[l].attn, xs, B, &cache[l], 1, len, NULL, last, t->rope_cos, t->rope_sin);
-            ffn_forward(be, ar, &t->layers[l].ffn, xs, B, NULL);
+            ffn_forward(be, ar, &t->layers[l].ffn, xs, B, NULL, 1);
         }
         arena_rewind(ar, mark);
     }

@@ -261,11 +261,11 @@ static void encode(model *m, t5 *t, t5_pass *p, rng *dropout, int want_grads) {
     be->embedding(p->x_enc, p->src_ids, t->shared, N, C, 1.0f);
     p->enc_bias = position_bias(m, t->enc_rel, 1, p->src, p->B);
     p->denc_bias = want_grads && model_grad_of(m, t->enc_rel) ? arena_alloc_zero(ar, bias_size(m, p->src, p->B)) : NULL;
-    attn_geometry g = {.B = p->B, .seq = p->src, .bias = p->enc_bias, .dbias = p->denc_bias};
+    attn_geometry g = {.B = p->B, .seq = p->src, .bias = p->enc_bias, .dbias = p->denc_bias, .forward_only = !want_grads};
     for (int l = 0; l < c->n_layers; l++) {
         arena_mark layer = arena_get_mark(ar);
         attn_forward(be, ar, &t->enc[l].self, p->x_enc, NULL, &g, dropout);
-        ffn_forward(be, ar, &t->enc[l].ffn, p->x_enc, N, dropout);
+        ffn_forward(be, ar, &t->enc[l].ffn, p->x_enc, N, dropout, !want_grads);
         if (!want_grads) arena_rewind(ar, layer);  // no backward pass: the activations are scratch
     }
     p->enc_out = arena_alloc(ar, (size_t)N * C);
@@ -321,12 +321,13 @@ static double t5_step(model *m, const batch *b, rng *dropout, float dloss_scale,
     be->embedding(x, p.dec_ids, t->shared, Nd, C, 1.0f);
     p.dec_bias = position_bias(m, t->dec_rel, 0, p.tgt, p.B);
     p.ddec_bias = backward && model_grad_of(m, t->dec_rel) ? arena_alloc_zero(ar, bias_size(m, p.tgt, p.B)) : NULL;
-    attn_geometry self = {.B = p.B, .seq = p.tgt, .bias = p.dec_bias, .dbias = p.ddec_bias, .causal = 1};
-    attn_geometry cross = {.B = p.B, .seq = p.tgt, .kv_seq = p.src};
+    attn_geometry self = {.B = p.B, .seq = p.tgt, .bias = p.dec_bias, .dbias = p.ddec_bias, .causal = 1,
+                          .forward_only = !backward};
+    attn_geometry cross = {.B = p.B, .seq = p.tgt, .kv_seq = p.src, .forward_only = !backward};
     for (int l = 0; l < c->n_decoder_layers; l++) {
         attn_forward(be, ar, &t->dec[l].self, x, NULL, &self, dropout);
         attn_forward(be, ar, &t->dec[l].cross, x, p.enc_out, &cross, dropout);
-        ffn_forward(be, ar, &t->dec[l].ffn, x, Nd, dropout);
+        ffn_forward(be, ar, &t->dec[l].ffn, x, Nd, dropout, !backward);
     }
     double loss = lm_head_forward(be, ar, &t->head, x, Nd, p.labels, dloss_scale);
     if (logits) lm_head_download_padded(be, &t->head, logits, p.tgt, p.B, p.Tt);
@@ -398,7 +399,7 @@ static void t5_generate(model *m, const batch *b, int max_new, int eos, int32_t 
         for (int l = 0; l < L; l++) {
             attn_step(be, ar, &t->dec[l].self, x, B, &self[l], 1, len, bias, NULL, NULL, NULL);
             attn_step(be, ar, &t->dec[l].cross, x, B, &cross[l], 0, p.src_len, NULL, NULL, NULL, NULL);
-            ffn_forward(be, ar, &t->dec[l].ffn, x, B, NULL);
+            ffn_forward(be, ar, &t->dec[l].ffn, x, B, NULL, 1);
         }
         lm_head_forward(be, ar, &t->head, x, B, NULL, 0.0f);
         be->argmax(next, t->head.logits, B, c->vocab_size);
