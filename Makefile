@@ -116,7 +116,7 @@ test-sanitize:
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run.sh)
 
 # Mutation fuzzing of the file readers (tests/fuzz/run.sh), FUZZ_ITERATIONS
-# inputs per format (default 2000, a few minutes), under the sanitizers.
+# inputs per format (default 2000: about a minute), under the sanitizers.
 fuzz:
 	$(call sanitized,$(MAKE) all $(BUILD)/fuzz/fuzz && FUZZ_BIN=$(BUILD)/fuzz/fuzz tests/fuzz/run.sh)
 $(BUILD)/fuzz/fuzz: tests/fuzz/fuzz.c $(LIB)
