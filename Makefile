@@ -96,6 +96,12 @@ test: all
 test-gpu: all
 	PATH="$(CURDIR)/bin:$$PATH" bash tests/gpu/check.sh
 
+# A program of one source file and the library (bench/, tests/fuzz/).
+define one_file_program
+@mkdir -p $(dir $@)
+$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+endef
+
 # The suite again under AddressSanitizer and UndefinedBehaviorSanitizer, built
 # in a copy of the working tree (its files git tracks or would track) in
 # build/sanitize, with its own build/ and bin/ (CUDA and SANITIZE exported,
@@ -120,8 +126,7 @@ test-sanitize:
 fuzz:
 	$(call sanitized,$(MAKE) all $(BUILD)/fuzz/fuzz && FUZZ_BIN=$(BUILD)/fuzz/fuzz tests/fuzz/run.sh)
 $(BUILD)/fuzz/fuzz: tests/fuzz/fuzz.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(one_file_program)
 
 clean:
 	rm -rf $(BUILD) bin
@@ -149,5 +154,4 @@ bench: all $(BUILD)/bench/matmul_peak $(BUILD)/bench/bf16_gemm $(BUILD)/bench/at
 # attention_kernel: the CPU attention by itself; first_touch: what fresh memory
 # costs (bench/README.md).
 $(BUILD)/bench/%: bench/%.c bench/timing.h $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(one_file_program)
